@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# System packages mgie needs beyond Node.js: fonts for the contact sheets and reports, and
+# Debian's Python with numpy (the dataset's Python side). Safe to run again; needs root or sudo.
+set -euo pipefail
+packages=(fonts-dejavu-core python3 python3-numpy)
+missing=()
+for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p"); done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "system packages: all present (${packages[*]})"
+  exit 0
+fi
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "system packages: installing ${missing[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

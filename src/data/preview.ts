@@ -1,0 +1,94 @@
+import sharp, { type OverlayOptions } from "sharp";
+import { toUint8, type RgbImage } from "../image/raster.js";
+import type { EditExample, EditKind } from "./example.js";
+import type { Split } from "./splits.js";
+
+/** One example as the contact sheet shows it. */
+export interface SheetItem {
+  id: string;
+  kind: EditKind;
+  op: string;
+  instruction: string;
+  expressive: string;
+  ambiguity: string | null;
+  input: RgbImage;
+  target: RgbImage;
+}
+
+const PAD = 10;
+const TEXT_LINES = 3;
+const LINE = 17;
+
+function xml(s: string): string {
+  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+}
+
+function clip(s: string, chars: number): string {
+  return s.length <= chars ? s : `${s.slice(0, chars - 1)}…`;
+}
+
+/**
+ * A contact sheet PNG: for each example, input | target side by side, and under them the kind and
+ * operation (ambiguous ones flagged in red), the instruction as typed and the expressive instruction.
+ */
+export async function contactSheet(items: readonly SheetItem[], options: { columns?: number; scale?: number } = {}): Promise<Buffer> {
+  if (items.length === 0) throw new RangeError("a contact sheet needs at least one example");
+  const columns = Math.max(1, Math.min(options.columns ?? 2, items.length));
+  const res = items[0].input.width;
+  const side = Math.round(res * (options.scale ?? 2));
+  const cellW = 2 * side + 3 * PAD;
+  const cellH = side + PAD * 2 + TEXT_LINES * LINE + 4;
+  const rows = Math.ceil(items.length / columns);
+  const width = columns * cellW;
+  const height = rows * cellH;
+  const chars = Math.floor(cellW / 7.6);
+
+  const layers: OverlayOptions[] = [];
+  const text: string[] = [];
+  for (const [n, it] of items.entries()) {
+    const x = (n % columns) * cellW;
+    const y = Math.floor(n / columns) * cellH;
+    for (const [k, img] of [it.input, it.target].entries()) {
+      const png = await sharp(Buffer.from(toUint8(img).buffer), { raw: { width: img.width, height: img.height, channels: 3 } })
+        .resize(side, side, { kernel: "nearest" })
+        .png()
+        .toBuffer();
+      layers.push({ input: png, left: x + PAD + k * (side + PAD), top: y + PAD });
+    }
+    const ty = y + PAD + side + LINE;
+    const tag = it.ambiguity ? `<tspan fill="#c0392b" font-weight="bold">AMBIGUOUS (${xml(it.ambiguity)})</tspan> ` : "";
+    text.push(
+      `<text x="${x + PAD}" y="${ty}" font-size="13" fill="#555">${tag}${xml(`${it.kind} · ${it.op} · ${it.id}`)}</text>`,
+      `<text x="${x + PAD}" y="${ty + LINE}" font-size="14" fill="#111">${xml(clip(`“${it.instruction}”`, chars))}</text>`,
+      `<text x="${x + PAD}" y="${ty + 2 * LINE}" font-size="14" fill="#1a5276">${xml(clip(`→ ${it.expressive}`, chars))}</text>`,
+    );
+  }
+  const svg = `<svg width="${width}" height="${height}" xmlns="http://www.w3.org/2000/svg" font-family="DejaVu Sans, sans-serif">${text.join("")}</svg>`;
+  layers.push({ input: Buffer.from(svg), left: 0, top: 0 });
+  return sharp({ create: { width, height, channels: 3, background: "#ffffff" } }).composite(layers).png().toBuffer();
+}
+
+/**
+ * Scans a split from `start` and keeps a mix for the sheet: equal shares of Photoshop-style edits,
+ * plain and ambiguous global edits, plain and ambiguous local edits.
+ */
+export async function pickBalanced(
+  gen: { example(split: Split, index: number): Promise<EditExample> },
+  split: Split,
+  start: number,
+  count: number,
+): Promise<EditExample[]> {
+  const groups = ["photoshop", "global", "global-ambiguous", "local", "local-ambiguous"];
+  const quota = new Map(groups.map((g, i) => [g, Math.floor(count / groups.length) + (i < count % groups.length ? 1 : 0)]));
+  const picked: EditExample[] = [];
+  for (let i = start; picked.length < count && i < start + count * 50; i++) {
+    const ex = await gen.example(split, i);
+    const group = ex.ambiguity ? `${ex.kind}-ambiguous` : ex.kind;
+    const left = quota.get(group) ?? 0;
+    if (left > 0) {
+      quota.set(group, left - 1);
+      picked.push(ex);
+    }
+  }
+  return picked;
+}
