@@ -40,7 +40,7 @@ describe("npy", () => {
     expect(() => parseNpy(good.subarray(0, good.length - 1), "x")).toThrow(/truncated/);
     expect(() => parseNpy(good.subarray(0, 20), "x")).toThrow(DataFormatError);
     const f8 = Buffer.from(good.toString("latin1").replace("|u1", "<f8"), "latin1");
-    expect(() => parseNpy(f8, "x")).toThrow(/uint8/);
+    expect(() => parseNpy(f8, "x")).toThrow(/not supported/);
   });
 });
 

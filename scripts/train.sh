@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Trains every model from scratch and exports them to models/ (about three hours on two CPU cores).
+# Each stage checkpoints to train/runs/default and resumes: run this again after an interruption.
+#   MINUTES=60 scripts/train.sh   stops (resumably) once a stage has run that long
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${MGIE_PYTHON:-/usr/bin/python3}
+RUN=train/runs/default
+DATA=${MGIE_DATA:-data}
+[ -f dist/cli/main.js ] || npm run build
+[ -f "$DATA/train64/dataset.json" ] || node dist/cli/main.js data generate --split train --count 50000 --res 64 --out "$DATA/train64"
+[ -f "$DATA/test64/dataset.json" ] || node dist/cli/main.js data generate --split test --res 64 --out "$DATA/test64"
+extra=()
+[ -n "${MINUTES:-}" ] && extra=(--minutes "$MINUTES")
+(cd train && $PY -m mgie_train all --data "../$DATA/train64" --test-data "../$DATA/test64" --run "runs/default" --seed 0 "${extra[@]}")
+for v in mgie-e2e inspix2pix lgie mgie-fz mgie-ft; do
+  (cd train && $PY -m mgie_train export --variant "$v" --data "../$DATA/train64" --run runs/default --out "../models/$v")
+done
+echo "models exported to models/"

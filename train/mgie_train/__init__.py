@@ -1,0 +1,1 @@
+"""Training and ONNX export of mgie's models (PyTorch). The runtime is TypeScript; see ../README.md."""

@@ -1,0 +1,125 @@
+"""python3 -m mgie_train STAGE ...: run one training stage (see stages.py), `all` for the whole pipeline."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+import torch
+
+from . import config as config_mod
+from . import stages
+from .data import DataFormatError, SynthEditData
+
+# Steps and batch sizes of each stage for the default config (about three hours on two CPU cores).
+PLAN = {
+    "vae": dict(steps=3000, batch=16),
+    "mllm-see": dict(steps=600, batch=32, lr=1e-3),
+    "mllm-ins": dict(steps=900, batch=32, lr=5e-4),
+    "lm-ins": dict(steps=600, batch=32, lr=1e-3),
+    "editor": dict(steps=1400, batch=32, lr=3e-4),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python3 -m mgie_train", description=__doc__)
+    ap.add_argument("stage", choices=["tokenizer", "vae", "latents", "mllm-see", "mllm-ins", "lm-ins", "editor", "all", "eval", "export"])
+    ap.add_argument("--variant", choices=stages.VARIANTS, help="which editor (stage 'editor')")
+    ap.add_argument("--config", default="default", choices=sorted(config_mod.CONFIGS))
+    ap.add_argument("--data", required=True, help="training dataset folder (mgie data generate --split train)")
+    ap.add_argument("--test-data", help="test dataset folder, for the VAE's PSNR")
+    ap.add_argument("--run", required=True, help="folder for checkpoints of this run")
+    ap.add_argument("--steps", type=int, help="override the stage's step count")
+    ap.add_argument("--batch", type=int, help="override the stage's batch size")
+    ap.add_argument("--minutes", type=float, help="stop (resumably) after this much wall-clock time")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--limit", type=int, default=200, help="examples to evaluate (stage 'eval')")
+    ap.add_argument("--out", help="model directory to write (stage 'export')")
+    ap.add_argument("--parity", action="store_true", help="also write parity fixtures (stage 'export')")
+    a = ap.parse_args(argv)
+
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    cfg = config_mod.by_name(a.config)
+    try:
+        data = SynthEditData(a.data)
+        test = SynthEditData(a.test_data) if a.test_data else None
+    except (DataFormatError, OSError) as e:
+        print(f"mgie_train: {e}", file=sys.stderr)
+        return 1
+    if data.res != cfg.res:
+        print(f"mgie_train: the dataset is {data.res}x{data.res}, config {a.config!r} trains at {cfg.res}; "
+              f"generate it with --res {cfg.res}", file=sys.stderr)
+        return 1
+    os.makedirs(a.run, exist_ok=True)
+    with open(os.path.join(a.run, "config.json"), "w") as f:
+        f.write(config_mod.dumps(cfg))
+
+    def plan(stage: str) -> dict:
+        p = dict(PLAN[stage])
+        if a.steps:
+            p["steps"] = a.steps
+        if a.batch:
+            p["batch"] = a.batch
+        return p
+
+    def one(stage: str, variant: str | None = None) -> bool:
+        t0 = time.time()
+        p = plan(stage) if stage in PLAN else {}
+        if stage == "tokenizer":
+            stages.train_tokenizer(cfg, data, a.run)
+            ok = True
+        elif stage == "vae":
+            ok = stages.train_vae(cfg, data, a.run, p["steps"], p["batch"], a.seed, a.minutes, test)
+        elif stage == "latents":
+            stages.encode_latents(cfg, data, a.run)
+            ok = True
+        elif stage in ("mllm-see", "mllm-ins", "lm-ins"):
+            task = "see" if stage == "mllm-see" else "ins"
+            init = "mllm-see" if stage == "mllm-ins" else None
+            ok = stages.train_lm(cfg, data, a.run, stage, task, stage != "lm-ins", init, p["steps"], p["batch"], p["lr"], a.seed, a.minutes)
+        else:
+            if not variant:
+                print("mgie_train: stage 'editor' needs --variant", file=sys.stderr)
+                return False
+            ok = stages.train_editor(cfg, data, a.run, variant, p["steps"], p["batch"], p["lr"], a.seed, a.minutes)
+        print(f"[{stage}{' ' + variant if variant else ''}] {'done' if ok else 'paused'} after {(time.time() - t0) / 60:.1f} min", flush=True)
+        return ok
+
+    if a.stage == "export":
+        if not a.variant or not a.out:
+            print("mgie_train: stage 'export' needs --variant and --out", file=sys.stderr)
+            return 1
+        from .export import export
+
+        m = export(cfg, a.run, a.variant, a.out, parity=a.parity, training={"config": a.config, "seed": a.seed, "data": data.meta})
+        total = sum(c["bytes"] for c in m["components"].values())
+        print(f"exported {a.variant} to {a.out}: {len(m['components'])} components, {total / 1e6:.1f} MB")
+        return 0
+    if a.stage == "eval":
+        if not a.variant:
+            print("mgie_train: stage 'eval' needs --variant", file=sys.stderr)
+            return 1
+        from .evaluate import evaluate, table
+
+        print(table(evaluate(cfg, a.run, a.variant, data, a.limit)))
+        return 0
+    if a.stage != "all":
+        return 0 if one(a.stage, a.variant) else 3
+    order = [("tokenizer", None), ("vae", None), ("latents", None), ("mllm-see", None), ("mllm-ins", None), ("lm-ins", None)] + [("editor", v) for v in stages.VARIANTS]
+    for stage, variant in order:
+        files = stages.paths(a.run)
+        if stage == "tokenizer" and os.path.isfile(files["tokenizer"]):
+            continue
+        # The latent cache is rebuilt whenever the VAE checkpoint is newer than it.
+        if stage == "latents" and os.path.isfile(files["latents"]) and os.path.getmtime(files["latents"]) > os.path.getmtime(files["vae"]):
+            continue
+        if not one(stage, variant):
+            return 3
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""Every size of every model, in one place. `default()` is the shipped model; `tiny()` is for CI smoke runs."""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class VAEConfig:
+    channels: tuple[int, ...] = (32, 64)  # one stride-2 stage per entry: 2 entries = 4x down
+    latent_channels: int = 4
+    kl_weight: float = 1e-6
+    # Latents are multiplied by this before diffusion (SD uses 0.18215); set from data after VAE training.
+    scale: float = 1.0
+
+
+@dataclass(frozen=True)
+class MLLMConfig:
+    patch: int = 8
+    # Neighbouring pool x pool patch features are concatenated before the projector (fewer LM positions).
+    pool: int = 2
+    vision_dim: int = 128
+    vision_layers: int = 2
+    dim: int = 192
+    layers: int = 4
+    heads: int = 4
+    max_len: int = 128
+    merges: int = 512  # BPE merges learned from the training text
+    num_img_tokens: int = 8  # N [IMG] tokens, as in the paper
+    max_new_tokens: int = 32  # hard cap on the expressive instruction, in tokens
+
+
+@dataclass(frozen=True)
+class EditHeadConfig:
+    dim: int = 128
+    heads: int = 4
+    encoder_layers: int = 2
+    decoder_layers: int = 2
+    queries: int = 16  # L: length of the conditioning sequence U (77 in the paper)
+    context_dim: int = 128  # width of U (768 in the paper)
+
+
+@dataclass(frozen=True)
+class TextEncoderConfig:
+    """The InsPix2Pix baseline's encoder of the raw instruction (no LM)."""
+    dim: int = 128
+    layers: int = 2
+    heads: int = 4
+    max_len: int = 96
+
+
+@dataclass(frozen=True)
+class UNetConfig:
+    channels: tuple[int, ...] = (48, 96, 96)
+    attention: tuple[bool, ...] = (False, True, True)
+    res_blocks: int = 1
+    heads: int = 4
+    time_dim: int = 256
+
+
+@dataclass(frozen=True)
+class DiffusionConfig:
+    train_steps: int = 1000
+    beta_start: float = 0.00085
+    beta_end: float = 0.012
+    # Condition dropout per example (as in the official code): instruction only, both, image only.
+    drop_text: float = 0.05
+    drop_both: float = 0.05
+    drop_image: float = 0.05
+    edit_loss_weight: float = 0.5
+    cfg_text: float = 7.5
+    cfg_image: float = 1.5
+    sample_steps: int = 20
+
+
+@dataclass(frozen=True)
+class Config:
+    res: int = 64
+    vae: VAEConfig = field(default_factory=VAEConfig)
+    mllm: MLLMConfig = field(default_factory=MLLMConfig)
+    edit_head: EditHeadConfig = field(default_factory=EditHeadConfig)
+    text_encoder: TextEncoderConfig = field(default_factory=TextEncoderConfig)
+    unet: UNetConfig = field(default_factory=UNetConfig)
+    diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
+
+    @property
+    def latent_res(self) -> int:
+        return self.res // 2 ** len(self.vae.channels)
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def default() -> Config:
+    return Config()
+
+
+def tiny() -> Config:
+    """A model small enough to train a few steps in seconds (CI smoke runs); same code paths."""
+    return Config(
+        res=32,
+        vae=VAEConfig(channels=(8, 16)),
+        mllm=MLLMConfig(patch=8, pool=2, vision_dim=32, vision_layers=1, dim=32, layers=2, heads=2, max_len=128, merges=64, num_img_tokens=4, max_new_tokens=32),
+        edit_head=EditHeadConfig(dim=32, heads=2, encoder_layers=1, decoder_layers=1, queries=4, context_dim=32),
+        text_encoder=TextEncoderConfig(dim=32, layers=1, heads=2),
+        unet=UNetConfig(channels=(16, 32), attention=(False, True), res_blocks=1, heads=2, time_dim=32),
+        diffusion=DiffusionConfig(sample_steps=4),
+    )
+
+
+CONFIGS = {"default": default, "tiny": tiny}
+
+
+def by_name(name: str) -> Config:
+    if name not in CONFIGS:
+        raise ValueError(f"unknown config {name!r}; choose one of {sorted(CONFIGS)}")
+    return CONFIGS[name]()
+
+
+def from_json(d: dict) -> Config:
+    def tup(x):
+        return {k: tuple(v) if isinstance(v, list) else v for k, v in x.items()}
+
+    return Config(
+        res=d["res"],
+        vae=VAEConfig(**tup(d["vae"])),
+        mllm=MLLMConfig(**d["mllm"]),
+        edit_head=EditHeadConfig(**d["edit_head"]),
+        text_encoder=TextEncoderConfig(**d["text_encoder"]),
+        unet=UNetConfig(**tup(d["unet"])),
+        diffusion=DiffusionConfig(**d["diffusion"]),
+    )
+
+
+def dumps(cfg: Config) -> str:
+    return json.dumps(cfg.to_json(), indent=2, sort_keys=True)

@@ -1,0 +1,103 @@
+"""Diffusion maths shared by training and the reference sampler: the scaled-linear noise schedule,
+the noise-prediction loss with condition dropout, dual classifier-free guidance, and the DDIM and
+Euler-ancestral samplers (the TypeScript runtime implements the same ones; parity is tested)."""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+
+from .config import DiffusionConfig
+
+
+class Schedule:
+    def __init__(self, cfg: DiffusionConfig):
+        self.cfg = cfg
+        betas = torch.linspace(math.sqrt(cfg.beta_start), math.sqrt(cfg.beta_end), cfg.train_steps, dtype=torch.float64) ** 2
+        self.alphas_cumprod = torch.cumprod(1.0 - betas, dim=0)
+
+    def add_noise(self, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        ac = self.alphas_cumprod[t].float()[:, None, None, None]
+        return ac.sqrt() * x0 + (1.0 - ac).sqrt() * noise
+
+
+def drop_conditions(batch: int, cfg: DiffusionConfig, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-example condition dropout (InstructPix2Pix): returns (keep_text, keep_image) booleans.
+    drop_text: instruction only; drop_both: both; drop_image: image only."""
+    r = torch.rand(batch, generator=generator)
+    a, b, c = cfg.drop_text, cfg.drop_text + cfg.drop_both, cfg.drop_text + cfg.drop_both + cfg.drop_image
+    keep_text = ~(r < b)
+    keep_image = ~((r >= a) & (r < c))
+    return keep_text, keep_image
+
+
+# eps(latent_in [3B, 2C, h, w], t [3B] float, context [3B, L, d]) -> noise [3B, C, h, w]
+Denoiser = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def dual_guidance(eps: torch.Tensor, cfg_text: float, cfg_image: float) -> torch.Tensor:
+    """eps holds the batch [(V,U), (V,null), (null,null)] stacked on dim 0:
+    eps(null,null) + a_V (eps(V,null) - eps(null,null)) + a_X (eps(V,U) - eps(V,null))."""
+    full, image_only, uncond = eps.chunk(3)
+    return uncond + cfg_image * (image_only - uncond) + cfg_text * (full - image_only)
+
+
+def guided_eps(unet: Denoiser, x: torch.Tensor, t: float, image_latent: torch.Tensor, cond: torch.Tensor, null: torch.Tensor,
+               cfg_text: float, cfg_image: float) -> torch.Tensor:
+    """One batched UNet call for the three guidance terms."""
+    b = x.shape[0]
+    lat = torch.cat([torch.cat([x, image_latent], 1), torch.cat([x, image_latent], 1), torch.cat([x, torch.zeros_like(image_latent)], 1)])
+    ctx = torch.cat([cond, null.expand(b, -1, -1), null.expand(b, -1, -1)])
+    return dual_guidance(unet(lat, torch.full((3 * b,), float(t)), ctx), cfg_text, cfg_image)
+
+
+def euler_ancestral_timesteps(sched: Schedule, steps: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Timesteps spaced evenly from T-1 to 0 and their sigmas (interpolated), plus a final sigma 0."""
+    T = sched.cfg.train_steps
+    ts = torch.linspace(T - 1, 0, steps, dtype=torch.float64)
+    all_sigmas = ((1 - sched.alphas_cumprod) / sched.alphas_cumprod).sqrt()
+    lo = ts.floor().long()
+    hi = (lo + 1).clamp(max=T - 1)
+    w = ts - lo
+    sigmas = all_sigmas[lo] * (1 - w) + all_sigmas[hi] * w
+    return ts, torch.cat([sigmas, torch.zeros(1, dtype=torch.float64)])
+
+
+def sample_euler_ancestral(unet: Denoiser, sched: Schedule, image_latent: torch.Tensor, cond: torch.Tensor, null: torch.Tensor,
+                           steps: int, cfg_text: float, cfg_image: float, noise: torch.Tensor,
+                           step_noise: list[torch.Tensor]) -> torch.Tensor:
+    """k-diffusion's Euler ancestral in sigma space; `noise` starts it, `step_noise[i]` is the fresh
+    noise of step i (given, so that two implementations can be compared exactly)."""
+    ts, sigmas = euler_ancestral_timesteps(sched, steps)
+    x = noise * math.sqrt(float(sigmas[0]) ** 2 + 1.0)
+    for i in range(steps):
+        s, s_next = float(sigmas[i]), float(sigmas[i + 1])
+        eps = guided_eps(unet, x / math.sqrt(s * s + 1.0), float(ts[i]), image_latent, cond, null, cfg_text, cfg_image)
+        s_up = math.sqrt(s_next**2 * (s**2 - s_next**2) / s**2)
+        s_down = math.sqrt(s_next**2 - s_up**2)
+        # x - denoised = s * eps, so the Euler step along d = eps is:
+        x = x + eps * (s_down - s)
+        if s_next > 0:
+            x = x + step_noise[i] * s_up
+    return x
+
+
+def ddim_timesteps(sched: Schedule, steps: int) -> torch.Tensor:
+    T = sched.cfg.train_steps
+    return torch.linspace(T - 1, 0, steps, dtype=torch.float64).round().long()
+
+
+def sample_ddim(unet: Denoiser, sched: Schedule, image_latent: torch.Tensor, cond: torch.Tensor, null: torch.Tensor,
+                steps: int, cfg_text: float, cfg_image: float, noise: torch.Tensor) -> torch.Tensor:
+    """Deterministic DDIM (eta = 0) over integer timesteps; the last step goes to alpha_cumprod = 1."""
+    ts = ddim_timesteps(sched, steps)
+    ac = sched.alphas_cumprod
+    x = noise
+    for i, t in enumerate(ts.tolist()):
+        a = float(ac[t])
+        a_prev = float(ac[ts[i + 1]]) if i + 1 < steps else 1.0
+        eps = guided_eps(unet, x, float(t), image_latent, cond, null, cfg_text, cfg_image)
+        x0 = (x - math.sqrt(1 - a) * eps) / math.sqrt(a)
+        x = math.sqrt(a_prev) * x0 + math.sqrt(1 - a_prev) * eps
+    return x

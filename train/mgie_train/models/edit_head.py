@@ -1,0 +1,77 @@
+"""The edit head and the InsPix2Pix text encoder: both map a token sequence to the UNet's
+conditioning U [B, L, context_dim] through a transformer encoder and L learned queries."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..config import EditHeadConfig, TextEncoderConfig
+from .layers import Block
+
+
+class QueryDecoder(nn.Module):
+    """L learned queries cross-attending to an encoded sequence, projected to the context width."""
+
+    def __init__(self, dim: int, heads: int, layers: int, queries: int, context_dim: int):
+        super().__init__()
+        self.queries = nn.Parameter(torch.randn(1, queries, dim) * 0.02)
+        self.blocks = nn.ModuleList(Block(dim, heads, context_dim=dim) for _ in range(layers))
+        self.norm = nn.LayerNorm(dim)
+        self.out = nn.Linear(dim, context_dim)
+
+    def forward(self, memory: torch.Tensor, memory_mask: torch.Tensor | None = None) -> torch.Tensor:
+        x = self.queries.expand(memory.shape[0], -1, -1)
+        for b in self.blocks:
+            x = b(x, memory, context_mask=memory_mask)
+        return self.out(self.norm(x))
+
+
+class EditHead(nn.Module):
+    """[IMG] hidden states (+ the [IMG] tokens' input embeddings) -> U, as in the official code."""
+
+    def __init__(self, cfg: EditHeadConfig, llm_dim: int):
+        super().__init__()
+        self.inp = nn.Linear(llm_dim, cfg.dim)
+        self.encoder = nn.ModuleList(Block(cfg.dim, cfg.heads) for _ in range(cfg.encoder_layers))
+        self.enc_norm = nn.LayerNorm(cfg.dim)
+        self.decoder = QueryDecoder(cfg.dim, cfg.heads, cfg.decoder_layers, cfg.queries, cfg.context_dim)
+
+    def forward(self, img_hidden: torch.Tensor, img_embed: torch.Tensor) -> torch.Tensor:
+        x = self.inp(img_hidden + img_embed)
+        for b in self.encoder:
+            x = b(x)
+        return self.decoder(self.enc_norm(x))
+
+
+class EditHeadExport(nn.Module):
+    """Export wrapper with the [IMG] embeddings baked in: img_hidden [B,N,d] -> U.
+    The null condition of guidance is this applied to zeros, as in the official code."""
+
+    def __init__(self, head: EditHead, img_embed: torch.Tensor):
+        super().__init__()
+        self.head = head
+        self.register_buffer("img_embed", img_embed.detach().clone())
+
+    def forward(self, img_hidden: torch.Tensor) -> torch.Tensor:
+        return self.head(img_hidden, self.img_embed)
+
+
+class TextEncoder(nn.Module):
+    """The InsPix2Pix baseline's condition: the raw instruction's bytes -> U, no language model."""
+
+    def __init__(self, cfg: TextEncoderConfig, vocab: int, queries: int, context_dim: int):
+        super().__init__()
+        self.cfg = cfg
+        self.embed = nn.Embedding(vocab, cfg.dim)
+        self.pos = nn.Parameter(torch.randn(1, cfg.max_len, cfg.dim) * 0.02)
+        self.encoder = nn.ModuleList(Block(cfg.dim, cfg.heads) for _ in range(cfg.layers))
+        self.enc_norm = nn.LayerNorm(cfg.dim)
+        self.decoder = QueryDecoder(cfg.dim, cfg.heads, cfg.layers, queries, context_dim)
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """ids [B,T] (T <= max_len), mask [B,T] bool (True = a real token) -> U [B,L,context_dim]."""
+        x = self.embed(ids) + self.pos[:, : ids.shape[1]]
+        key_mask = mask[:, None, None, :]
+        for b in self.encoder:
+            x = b(x, mask=key_mask)
+        return self.decoder(self.enc_norm(x), key_mask)

@@ -1,0 +1,173 @@
+"""The multimodal LM: a patch ViT + linear projector into a causal byte-level transformer LM.
+
+Sequence: [BOS] [image features] [prompt bytes] [SEP] [expressive bytes] [IMG0..IMG(N-1)] [EOS].
+With `vision=False` the same LM reads text only: that is the LGIE baseline.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ..config import MLLMConfig
+from ..tokenizer import Tokenizer
+from .layers import Block, causal_mask
+
+
+class VisionEncoder(nn.Module):
+    """Patch ViT; its output groups pool x pool neighbouring patches into one feature vector."""
+
+    def __init__(self, cfg: MLLMConfig, res: int):
+        super().__init__()
+        if res % (cfg.patch * cfg.pool):
+            raise ValueError(f"resolution {res} is not a multiple of patch {cfg.patch} x pool {cfg.pool}")
+        self.grid = res // cfg.patch
+        self.pool = cfg.pool
+        self.patchify = nn.Conv2d(3, cfg.vision_dim, cfg.patch, stride=cfg.patch)
+        self.pos = nn.Parameter(torch.randn(1, self.grid * self.grid, cfg.vision_dim) * 0.02)
+        self.blocks = nn.ModuleList(Block(cfg.vision_dim, cfg.heads) for _ in range(cfg.vision_layers))
+        self.norm = nn.LayerNorm(cfg.vision_dim)
+
+    @property
+    def num_tokens(self) -> int:
+        return (self.grid // self.pool) ** 2
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        """image [B,3,H,W] in [-1,1] -> [B, num_tokens, pool*pool*vision_dim]"""
+        x = self.patchify(image).flatten(2).transpose(1, 2) + self.pos
+        for b in self.blocks:
+            x = b(x)
+        x = self.norm(x)
+        b, _, d = x.shape
+        g, p = self.grid, self.pool
+        x = x.reshape(b, g // p, p, g // p, p, d).permute(0, 1, 3, 2, 4, 5)
+        return x.reshape(b, (g // p) * (g // p), p * p * d)
+
+
+class MLLM(nn.Module):
+    def __init__(self, cfg: MLLMConfig, res: int, tokenizer: Tokenizer, vision: bool = True):
+        super().__init__()
+        self.cfg = cfg
+        self.tok = tokenizer
+        self.vocab = tokenizer.vocab_size
+        self.vision = VisionEncoder(cfg, res) if vision else None
+        self.projector = nn.Linear(cfg.pool * cfg.pool * cfg.vision_dim, cfg.dim) if vision else None
+        self.num_prefix = 1 + (self.vision.num_tokens if self.vision is not None else 0)
+        self.embed = nn.Embedding(self.vocab, cfg.dim)
+        self.pos = nn.Parameter(torch.randn(cfg.max_len, cfg.dim) * 0.02)
+        self.blocks = nn.ModuleList(Block(cfg.dim, cfg.heads) for _ in range(cfg.layers))
+        self.norm = nn.LayerNorm(cfg.dim)
+        self.head = nn.Linear(cfg.dim, self.vocab, bias=False)
+        nn.init.normal_(self.embed.weight, std=0.02)
+
+    def prefix(self, image: torch.Tensor | None, batch: int) -> torch.Tensor:
+        """[BOS] followed by the projected image features: [B, num_prefix, dim]."""
+        bos = self.embed(torch.full((batch, 1), self.tok.bos, dtype=torch.long))
+        if self.vision is None:
+            return bos
+        return torch.cat([bos, self.projector(self.vision(image))], dim=1)
+
+    def img_embeddings(self) -> torch.Tensor:
+        """Input embeddings of the [IMG] tokens: [N, dim]."""
+        return self.embed.weight[self.tok.img0 : self.tok.img0 + self.cfg.num_img_tokens]
+
+    def forward(self, embeds: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Teacher-forced pass over whole sequences: -> (logits [B,T,V], last-layer hidden [B,T,dim])."""
+        t = embeds.shape[1]
+        if t > self.cfg.max_len:
+            raise ValueError(f"sequence of {t} positions exceeds max_len {self.cfg.max_len}")
+        x = embeds + self.pos[:t]
+        mask = causal_mask(t, 0)
+        for b in self.blocks:
+            x = b(x, mask=mask)
+        h = self.norm(x)
+        return self.head(h), h
+
+    def forward_cached(
+        self, embeds: torch.Tensor, past_k: torch.Tensor, past_v: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Incremental pass. past_k/past_v: [layers, B, heads, P, head_dim] (P may be 0).
+        Returns logits [B,T,V], hidden [B,T,dim] and the caches extended by the T new positions."""
+        t = embeds.shape[1]
+        past = past_k.shape[3]
+        x = embeds + self.pos[torch.arange(t) + past]
+        mask = causal_mask(t, past)
+        ks, vs = [], []
+        for i, b in enumerate(self.blocks):
+            x, k, v = b.forward_cached(x, past_k[i], past_v[i], mask)
+            ks.append(k)
+            vs.append(v)
+        h = self.norm(x)
+        return self.head(h), h, torch.stack(ks), torch.stack(vs)
+
+    def empty_cache(self, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        shape = (self.cfg.layers, batch, self.cfg.heads, 0, self.cfg.dim // self.cfg.heads)
+        return torch.zeros(shape), torch.zeros(shape)
+
+
+def build_batch(model: MLLM, images: torch.Tensor | None, prompts: list[list[int]], targets: list[list[int]]):
+    """Teacher-forcing batch: embeddings [B,T,dim], label ids [B,T] (-100 = no loss), and the start
+    index of each target. Sequences are right-padded, so the causal mask alone keeps pads unseen."""
+    b = len(prompts)
+    texts = [p + t for p, t in zip(prompts, targets)]
+    width = max(len(t) for t in texts)
+    ids = torch.full((b, width), model.tok.pad, dtype=torch.long)
+    labels = torch.full((b, model.num_prefix + width), -100, dtype=torch.long)
+    starts = []
+    for i, (p, t) in enumerate(zip(prompts, targets)):
+        ids[i, : len(p) + len(t)] = torch.tensor(p + t)
+        s = model.num_prefix + len(p)
+        # Position j predicts token j+1: the label of position s-1 is the first target token.
+        labels[i, s - 1 : s - 1 + len(t)] = torch.tensor(t)
+        starts.append(s)
+    embeds = torch.cat([model.prefix(images, b), model.embed(ids)], dim=1)
+    return embeds, labels, starts
+
+
+def instruction_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """L_ins: cross-entropy on the target tokens (expressive instruction, [IMG] tokens, EOS)."""
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100)
+
+
+def img_hidden(hidden: torch.Tensor, starts: list[int], expressive_lens: list[int], n: int) -> torch.Tensor:
+    """The visual imagination: hidden states at the N positions that predict [IMG0..IMG(N-1)]."""
+    rows = []
+    for i, (s, e) in enumerate(zip(starts, expressive_lens)):
+        first = s + e  # index of IMG0 in the sequence
+        rows.append(hidden[i, first - 1 : first - 1 + n])
+    return torch.stack(rows)
+
+
+@dataclass
+class Generated:
+    ids: list[int]  # the expressive instruction's tokens
+    text: str
+    states: torch.Tensor  # [N, dim]: the visual imagination
+
+
+@torch.no_grad()
+def generate(model: MLLM, image: torch.Tensor | None, instruction: str) -> Generated:
+    """Greedy decoding with the KV cache, one example. Stops at [IMG0], EOS or the token cap, then
+    feeds the [IMG] tokens to collect the hidden states of the positions that predict them."""
+    tok = model.tok
+    n = model.cfg.num_img_tokens
+    prompt = torch.tensor([tok.prompt_ids(instruction)])
+    embeds = torch.cat([model.prefix(image, 1), model.embed(prompt)], dim=1)
+    k, v = model.empty_cache(1)
+    logits, hidden, k, v = model.forward_cached(embeds, k, v)
+    out: list[int] = []
+    last_hidden = hidden[:, -1:]
+    while len(out) < model.cfg.max_new_tokens:
+        nxt = int(logits[0, -1].argmax())
+        if nxt == tok.img0 or nxt == tok.eos:
+            break
+        out.append(nxt)
+        logits, last_hidden, k, v = model.forward_cached(model.embed(torch.tensor([[nxt]])), k, v)
+    # The position that predicts IMG0 is the last one fed; then IMG0..IMG(N-2) are fed in turn.
+    states = [last_hidden[0, -1]]
+    for j in range(n - 1):
+        _, h, k, v = model.forward_cached(model.embed(torch.tensor([[tok.img0 + j]])), k, v)
+        states.append(h[0, -1])
+    return Generated(out, tok.decode(out), torch.stack(states))

@@ -1,0 +1,315 @@
+"""The training stages of Algorithm 1, each resumable and runnable alone:
+
+  tokenizer  byte-level BPE merges learned from the training text
+  vae        the autoencoder (then frozen), its latent scale and test PSNR
+  latents    encode the training set once with the frozen VAE (a cache, not a model)
+  mllm-see   MLLM pre-training: describe the input image (so it "sees")
+  mllm-ins   MLLM fine-tuning on L_ins (the expressive instruction + [IMG] tokens)
+  lm-ins     the LGIE baseline's text-only LM, trained on L_ins from scratch
+  editor     one editing model: inspix2pix | lgie | mgie-fz | mgie-ft | mgie-e2e
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from . import checkpoint
+from .config import Config
+from .data import DESCRIBE_PROMPT, SynthEditData, describe
+from .diffusion import Schedule, drop_conditions
+from .models.edit_head import EditHead, TextEncoder
+from .models.mllm import MLLM, build_batch, img_hidden, instruction_loss
+from .models.unet import UNet
+from .models.vae import VAE
+from .tokenizer import PROMPT, Tokenizer
+from .train_loop import batch_indices, run, step_generator
+
+VARIANTS = ("inspix2pix", "lgie", "mgie-fz", "mgie-ft", "mgie-e2e")
+
+
+def paths(run_dir: str) -> dict[str, str]:
+    p = lambda f: os.path.join(run_dir, f)  # noqa: E731
+    return {
+        "tokenizer": p("tokenizer.json"), "vae": p("vae.npz"), "vae_info": p("vae.json"), "latents": p("latents.npz"),
+        "mllm-see": p("mllm-see.npz"), "mllm-ins": p("mllm-ins.npz"), "lm-ins": p("lm-ins.npz"),
+        **{f"editor-{v}": p(f"editor-{v}.npz") for v in VARIANTS},
+    }
+
+
+def adamw(params, lr: float) -> torch.optim.AdamW:
+    return torch.optim.AdamW([p for p in params if p.requires_grad], lr=lr, weight_decay=0.0)
+
+
+def warmup(opt: torch.optim.Optimizer, step: int, lr: float, warm: int = 100, total: int | None = None) -> None:
+    """Linear warm-up, then cosine decay to 10% when `total` is given."""
+    f = min(1.0, (step + 1) / warm)
+    if total and step >= warm:
+        f = 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm)))
+    for g in opt.param_groups:
+        g["lr"] = lr * f
+
+
+# ---------------------------------------------------------------- tokenizer
+
+def train_tokenizer(cfg: Config, data: SynthEditData, run_dir: str) -> Tokenizer:
+    texts = [PROMPT, DESCRIBE_PROMPT]
+    for r in data.rows:
+        texts += [r["instruction"], r["expressive"], describe(r)]
+    tok = Tokenizer.train(texts, cfg.mllm.merges, cfg.mllm.num_img_tokens)
+    tok.save(paths(run_dir)["tokenizer"])
+    lens = [len(tok.encode(t)) / max(1, len(t.encode("utf-8"))) for t in texts[:2000]]
+    print(f"[tokenizer] {len(tok.merges)} merges, vocabulary {tok.vocab_size}, {sum(lens) / len(lens):.2f} tokens per byte", flush=True)
+    return tok
+
+
+def load_tokenizer(run_dir: str) -> Tokenizer:
+    path = paths(run_dir)["tokenizer"]
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no tokenizer at {path}: run the 'tokenizer' stage first")
+    return Tokenizer.load(path)
+
+
+# ---------------------------------------------------------------- VAE
+
+def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    """PSNR of images in [-1, 1], computed on [0, 1]."""
+    mse = F.mse_loss((a.clamp(-1, 1) + 1) / 2, (b + 1) / 2).item()
+    return 10 * math.log10(1.0 / max(mse, 1e-12))
+
+
+def train_vae(cfg: Config, data: SynthEditData, run_dir: str, steps: int, batch: int, seed: int, minutes: float | None,
+              test: SynthEditData | None = None) -> bool:
+    vae = VAE(cfg.vae)
+    opt = adamw(vae.parameters(), 1e-3)
+
+    def step(i: int) -> dict[str, float]:
+        warmup(opt, i, 1e-3, total=steps)
+        idx = batch_indices(i, batch, len(data), seed)
+        x = data.images(idx, "input" if i % 2 == 0 else "target")
+        loss, logs = vae.loss(x, step_generator(i, seed))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return {"loss": loss.item(), **logs}
+
+    done = run("vae", steps, step, {"vae": vae}, opt, paths(run_dir)["vae"], minutes=minutes, meta={"seed": seed})
+    if not done:
+        return False
+    vae.eval()
+    with torch.no_grad():
+        idx = list(range(min(512, len(data))))
+        lat = torch.cat([vae.encoder(data.images(idx[i : i + 64], "input"))[0] for i in range(0, len(idx), 64)])
+        scale = 1.0 / float(lat.std())
+        info = {"scale": scale, "seed": seed, "steps": steps}
+        if test is not None:
+            tidx = list(range(min(256, len(test))))
+            x = test.images(tidx, "target")
+            info["test_psnr"] = psnr(vae.decoder(vae.encoder(x)[0]), x)
+            info["test_examples"] = len(tidx)
+    with open(paths(run_dir)["vae_info"], "w") as f:
+        json.dump(info, f, indent=2)
+    print(f"[vae] latent scale {scale:.4f}" + (f", test PSNR {info['test_psnr']:.2f} dB" if "test_psnr" in info else ""), flush=True)
+    return True
+
+
+def load_vae(cfg: Config, run_dir: str) -> tuple[VAE, float]:
+    vae = VAE(cfg.vae)
+    checkpoint.load(paths(run_dir)["vae"], {"vae": vae}, restore_rng=False)
+    with open(paths(run_dir)["vae_info"]) as f:
+        scale = json.load(f)["scale"]
+    vae.eval()
+    for p in vae.parameters():
+        p.requires_grad_(False)
+    return vae, scale
+
+
+def encode_latents(cfg: Config, data: SynthEditData, run_dir: str) -> None:
+    """Scaled latent means of every training input and target (float16), computed once."""
+    vae, scale = load_vae(cfg, run_dir)
+    out = {}
+    with torch.no_grad():
+        for part in ("input", "target"):
+            chunks = []
+            for i in range(0, len(data), 128):
+                idx = list(range(i, min(len(data), i + 128)))
+                chunks.append((vae.encoder(data.images(idx, part))[0] * scale).half().numpy())
+                if (i // 128) % 20 == 0:
+                    print(f"[latents] {part} {i + len(idx)}/{len(data)}", flush=True)
+            out[part] = np.concatenate(chunks)
+    tmp = paths(run_dir)["latents"] + ".tmp.npz"
+    np.savez(tmp, **out)
+    os.replace(tmp, paths(run_dir)["latents"])
+
+
+# ---------------------------------------------------------------- MLLM / LM
+
+def lm_task(tok: Tokenizer, rows: list[dict], task: str) -> tuple[list[list[int]], list[list[int]], list[int]]:
+    """(prompts, targets, expressive lengths) for 'see' (describe the image) or 'ins' (L_ins)."""
+    if task == "see":
+        prompts = [tok.encode(DESCRIBE_PROMPT) + [tok.sep] for _ in rows]
+        targets = [tok.encode(describe(r)) + [tok.eos] for r in rows]
+        return prompts, targets, [0] * len(rows)
+    prompts = [tok.prompt_ids(r["instruction"]) for r in rows]
+    targets = [tok.target_ids(r["expressive"]) for r in rows]
+    return prompts, targets, [len(tok.encode(r["expressive"])) for r in rows]
+
+
+def train_lm(cfg: Config, data: SynthEditData, run_dir: str, name: str, task: str, vision: bool, init: str | None,
+             steps: int, batch: int, lr: float, seed: int, minutes: float | None) -> bool:
+    model = MLLM(cfg.mllm, cfg.res, load_tokenizer(run_dir), vision=vision)
+    if init and not os.path.isfile(paths(run_dir)[name]):
+        checkpoint.load(paths(run_dir)[init], {"mllm": model}, restore_rng=False)
+    opt = adamw(model.parameters(), lr)
+
+    def step(i: int) -> dict[str, float]:
+        warmup(opt, i, lr, total=steps)
+        idx = batch_indices(i, batch, len(data), seed)
+        rows = [data.rows[j] for j in idx]
+        prompts, targets, _ = lm_task(model.tok, rows, task)
+        images = data.images(idx, "input") if vision else None
+        embeds, labels, _ = build_batch(model, images, prompts, targets)
+        logits, _ = model(embeds)
+        loss = instruction_loss(logits, labels)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        return {"loss": loss.item()}
+
+    return run(name, steps, step, {"mllm": model}, opt, paths(run_dir)[name], minutes=minutes, meta={"seed": seed, "task": task})
+
+
+# ---------------------------------------------------------------- editors
+
+def editor_models(cfg: Config, variant: str, tok: Tokenizer) -> dict[str, torch.nn.Module]:
+    """The modules one editing model consists of (what its checkpoint holds)."""
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown editor {variant!r}; choose one of {VARIANTS}")
+    ctx = cfg.edit_head.context_dim
+    models: dict[str, torch.nn.Module] = {"unet": UNet(cfg.unet, cfg.vae.latent_channels, ctx)}
+    if variant == "inspix2pix":
+        models["text_encoder"] = TextEncoder(cfg.text_encoder, tok.vocab_size, cfg.edit_head.queries, ctx)
+    else:
+        models["mllm"] = MLLM(cfg.mllm, cfg.res, tok, vision=variant != "lgie")
+        models["edit_head"] = EditHead(cfg.edit_head, cfg.mllm.dim)
+    return models
+
+
+def saved_modules(models: dict[str, torch.nn.Module], variant: str) -> dict[str, torch.nn.Module]:
+    """What an editor's checkpoint stores: only what the variant trains. The frozen LM is read from
+    its own stage's checkpoint; E2E variants add their trained token embeddings and LM head."""
+    out = {k: m for k, m in models.items() if k != "mllm"}
+    if variant in LM_INIT and LM_INIT[variant][1]:
+        out["lm_embed"] = models["mllm"].embed
+        out["lm_head"] = models["mllm"].head
+    return out
+
+
+def load_editor(cfg: Config, run_dir: str, variant: str) -> tuple[dict[str, torch.nn.Module], Tokenizer]:
+    """A trained editor, ready for inference (eval mode, no gradients)."""
+    p = paths(run_dir)
+    tok = load_tokenizer(run_dir)
+    models = editor_models(cfg, variant, tok)
+    if variant in LM_INIT:
+        checkpoint.load(p[LM_INIT[variant][0]], {"mllm": models["mllm"]}, restore_rng=False)
+    checkpoint.load(p[f"editor-{variant}"], saved_modules(models, variant), restore_rng=False)
+    for m in models.values():
+        m.eval()
+        for q in m.parameters():
+            q.requires_grad_(False)
+    return models, tok
+
+
+# Which LM checkpoint each variant starts from, and whether its LM takes part in training (E2E).
+LM_INIT = {"lgie": ("lm-ins", True), "mgie-fz": ("mllm-see", False), "mgie-ft": ("mllm-ins", False), "mgie-e2e": ("mllm-ins", True)}
+
+
+def text_ids(tok: Tokenizer, instructions: list[str], max_len: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token ids and mask for the InsPix2Pix text encoder; the empty instruction is a single SEP."""
+    seqs = [tok.encode(s)[: max_len - 1] + [tok.sep] for s in instructions]
+    width = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), width), tok.pad, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.bool)
+    for i, s in enumerate(seqs):
+        ids[i, : len(s)] = torch.tensor(s)
+        mask[i, : len(s)] = True
+    return ids, mask
+
+
+def condition(cfg: Config, variant: str, tok: Tokenizer, models: dict, data: SynthEditData, idx: list[int], lm_trainable: bool):
+    """U for a batch (teacher-forced on the ground-truth expressive instruction), the null U, and L_ins."""
+    rows = [data.rows[j] for j in idx]
+    if variant == "inspix2pix":
+        te = models["text_encoder"]
+        ids, mask = text_ids(tok, [r["instruction"] for r in rows], cfg.text_encoder.max_len)
+        nids, nmask = text_ids(tok, [""], cfg.text_encoder.max_len)
+        return te(ids, mask), te(nids, nmask), None
+    mllm, head = models["mllm"], models["edit_head"]
+    prompts, targets, lens = lm_task(tok, rows, "ins")
+    images = data.images(idx, "input") if mllm.vision is not None else None
+    with torch.set_grad_enabled(lm_trainable):
+        embeds, labels, starts = build_batch(mllm, images, prompts, targets)
+        logits, hidden = mllm(embeds)
+    l_ins = instruction_loss(logits, labels) if lm_trainable else None
+    img_emb = mllm.img_embeddings()
+    u = head(img_hidden(hidden, starts, lens, cfg.mllm.num_img_tokens), img_emb)
+    null = head(torch.zeros(1, cfg.mllm.num_img_tokens, cfg.mllm.dim), img_emb)
+    return u, null, l_ins
+
+
+def train_editor(cfg: Config, data: SynthEditData, run_dir: str, variant: str, steps: int, batch: int, lr: float, seed: int,
+                 minutes: float | None) -> bool:
+    p = paths(run_dir)
+    tok = load_tokenizer(run_dir)
+    models = editor_models(cfg, variant, tok)
+    lm_trainable = False
+    if variant != "inspix2pix":
+        init, lm_trainable = LM_INIT[variant]
+        # The LM starts from its stage; on resume, the trained parts are then overwritten from the editor checkpoint.
+        checkpoint.load(p[init], {"mllm": models["mllm"]}, restore_rng=False)
+        mllm = models["mllm"]
+        # Parameter-efficient, as in the paper: the LM's blocks, vision tower and projector stay frozen;
+        # E2E trains the token embeddings and the LM head (the [IMG] path) with the edit head and UNet.
+        for name, prm in mllm.named_parameters():
+            prm.requires_grad_(lm_trainable and (name.startswith("embed.") or name.startswith("head.")))
+    lat = np.load(p["latents"], allow_pickle=False)
+    z_in_all, z_tgt_all = lat["input"], lat["target"]
+    if len(z_in_all) != len(data):
+        raise ValueError(f"{p['latents']} holds {len(z_in_all)} examples, the dataset {len(data)}: run the latents stage again")
+    sched = Schedule(cfg.diffusion)
+    params = [q for m in models.values() for q in m.parameters()]
+    opt = adamw(params, lr)
+
+    def step(i: int) -> dict[str, float]:
+        warmup(opt, i, lr, total=steps)
+        if "mllm" in models and not lm_trainable:
+            models["mllm"].eval()
+        idx = batch_indices(i, batch, len(data), seed)
+        g = step_generator(i, seed)
+        z_in = torch.from_numpy(z_in_all[idx].astype(np.float32))
+        z_tgt = torch.from_numpy(z_tgt_all[idx].astype(np.float32))
+        u, null, l_ins = condition(cfg, variant, tok, models, data, idx, lm_trainable)
+        keep_text, keep_image = drop_conditions(len(idx), cfg.diffusion, g)
+        u = torch.where(keep_text[:, None, None], u, null.expand_as(u))
+        z_in = z_in * keep_image[:, None, None, None].float()
+        t = torch.randint(0, cfg.diffusion.train_steps, (len(idx),), generator=g)
+        noise = torch.randn(z_tgt.shape, generator=g)
+        eps = models["unet"](torch.cat([sched.add_noise(z_tgt, noise, t), z_in], 1), t.float(), u)
+        l_edit = F.mse_loss(eps, noise)
+        loss = l_edit if l_ins is None else l_ins + cfg.diffusion.edit_loss_weight * l_edit
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        logs = {"loss": loss.item(), "l_edit": l_edit.item()}
+        if l_ins is not None:
+            logs["l_ins"] = l_ins.item()
+        return logs
+
+    return run(f"editor-{variant}", steps, step, saved_modules(models, variant), opt, p[f"editor-{variant}"], minutes=minutes,
+               meta={"seed": seed, "variant": variant})

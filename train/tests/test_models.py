@@ -1,0 +1,149 @@
+import math
+import os
+import tempfile
+import unittest
+
+import numpy as np
+import torch
+
+from mgie_train import checkpoint, config
+from mgie_train.diffusion import Schedule, dual_guidance, euler_ancestral_timesteps, sample_ddim
+from mgie_train.models.mllm import MLLM, build_batch, generate, img_hidden
+from mgie_train.models.unet import UNet
+from mgie_train.models.vae import VAE
+from mgie_train.tokenizer import Tokenizer
+from mgie_train.train_loop import batch_indices, run
+
+CFG = config.tiny()
+TOK = Tokenizer.train(["make it brighter", "remove the red circle"], 10, CFG.mllm.num_img_tokens)
+
+
+class MLLMTest(unittest.TestCase):
+    def setUp(self):
+        torch.manual_seed(0)
+        self.m = MLLM(CFG.mllm, CFG.res, TOK).eval()
+
+    def test_kv_cache_gives_the_same_outputs_as_a_full_pass(self):
+        img = torch.rand(1, 3, CFG.res, CFG.res) * 2 - 1
+        ids = torch.tensor([TOK.prompt_ids("make it brighter") + TOK.encode("brighten")])
+        embeds = torch.cat([self.m.prefix(img, 1), self.m.embed(ids)], dim=1)
+        full_logits, full_hidden = self.m(embeds)
+        k, v = self.m.empty_cache(1)
+        split = embeds.shape[1] - 3
+        l1, h1, k, v = self.m.forward_cached(embeds[:, :split], k, v)
+        parts_l, parts_h = [l1], [h1]
+        for j in range(split, embeds.shape[1]):
+            lj, hj, k, v = self.m.forward_cached(embeds[:, j : j + 1], k, v)
+            parts_l.append(lj)
+            parts_h.append(hj)
+        torch.testing.assert_close(torch.cat(parts_l, 1), full_logits, atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(torch.cat(parts_h, 1), full_hidden, atol=1e-5, rtol=1e-4)
+        self.assertEqual(k.shape[3], embeds.shape[1])
+
+    def test_img_hidden_takes_the_positions_that_predict_the_img_tokens(self):
+        p = [TOK.prompt_ids("make it brighter")]
+        t = [TOK.target_ids("brighten it")]
+        embeds, labels, starts = build_batch(self.m, torch.zeros(1, 3, CFG.res, CFG.res), p, t)
+        e = len(TOK.encode("brighten it"))
+        _, hidden = self.m(embeds)
+        h = img_hidden(hidden, starts, [e], CFG.mllm.num_img_tokens)
+        first = starts[0] + e  # where IMG0 sits
+        self.assertEqual(int(labels[0, first - 1]), TOK.img0)
+        torch.testing.assert_close(h[0, 0], hidden[0, first - 1])
+        self.assertEqual(h.shape, (1, CFG.mllm.num_img_tokens, CFG.mllm.dim))
+
+    def test_generate_stops_at_the_cap_and_returns_n_states(self):
+        g = generate(self.m, torch.zeros(1, 3, CFG.res, CFG.res), "make it brighter")
+        self.assertLessEqual(len(g.ids), CFG.mllm.max_new_tokens)
+        self.assertNotIn(TOK.img0, g.ids)
+        self.assertEqual(g.states.shape, (CFG.mllm.num_img_tokens, CFG.mllm.dim))
+
+
+class DiffusionTest(unittest.TestCase):
+    def test_scaled_linear_schedule(self):
+        s = Schedule(CFG.diffusion)
+        b0 = CFG.diffusion.beta_start
+        self.assertAlmostEqual(float(s.alphas_cumprod[0]), 1 - b0, places=12)
+        b1 = (math.sqrt(b0) + (math.sqrt(CFG.diffusion.beta_end) - math.sqrt(b0)) / 999) ** 2
+        self.assertAlmostEqual(float(s.alphas_cumprod[1]), (1 - b0) * (1 - b1), places=12)
+
+    def test_guidance_with_unit_scales_is_the_conditional_prediction(self):
+        eps = torch.randn(6, 4, 2, 2)
+        torch.testing.assert_close(dual_guidance(eps, 1.0, 1.0), eps[:2])
+
+    def test_euler_sigmas_run_from_large_to_zero(self):
+        ts, sig = euler_ancestral_timesteps(Schedule(CFG.diffusion), 10)
+        self.assertEqual(float(ts[0]), 999.0)
+        self.assertEqual(float(ts[-1]), 0.0)
+        self.assertTrue(bool((sig[:-1] > sig[1:]).all()))
+        self.assertEqual(float(sig[-1]), 0.0)
+
+    def test_ddim_with_an_oracle_denoiser_recovers_the_clean_latent(self):
+        s = Schedule(CFG.diffusion)
+        x0 = torch.randn(1, 4, 2, 2)
+
+        def oracle(lat, t, ctx):  # the exact noise for a fixed x0
+            a = s.alphas_cumprod[int(t[0])].float()
+            return (lat[:, :4] - a.sqrt() * x0) / (1 - a).sqrt()
+
+        out = sample_ddim(oracle, s, torch.zeros(1, 4, 2, 2), torch.zeros(1, 1, 1), torch.zeros(1, 1, 1), 10, 7.5, 1.5, torch.randn(1, 4, 2, 2))
+        torch.testing.assert_close(out, x0, atol=1e-4, rtol=1e-4)
+
+
+class CheckpointTest(unittest.TestCase):
+    def _train(self, path, total, stop_after=None):
+        torch.manual_seed(0)
+        vae = VAE(CFG.vae)
+        opt = torch.optim.AdamW(vae.parameters(), lr=1e-3)
+        data = torch.rand(16, 3, CFG.res, CFG.res) * 2 - 1
+
+        def step(i):
+            if stop_after is not None and i >= stop_after:
+                raise KeyboardInterrupt
+            loss, _ = vae.loss(data[batch_indices(i, 4, 16, 0)], torch.Generator().manual_seed(i))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            return {"loss": loss.item()}
+
+        try:
+            run("t", total, step, {"vae": vae}, opt, path, save_every=2, log_every=100)
+        except KeyboardInterrupt:
+            pass
+        return vae
+
+    def test_an_interrupted_run_resumes_to_the_same_weights(self):
+        with tempfile.TemporaryDirectory() as d:
+            straight = self._train(os.path.join(d, "a.npz"), 6)
+            self._train(os.path.join(d, "b.npz"), 6, stop_after=4)
+            resumed = self._train(os.path.join(d, "b.npz"), 6)
+            for (k, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
+                torch.testing.assert_close(a, b, msg=k)
+
+    def test_refuses_foreign_truncated_and_mismatched_files(self):
+        with tempfile.TemporaryDirectory() as d:
+            foreign = os.path.join(d, "x.npz")
+            with open(foreign, "wb") as f:
+                f.write(b"not a zip file at all")
+            with self.assertRaises(checkpoint.CheckpointError):
+                checkpoint.load(foreign, {"vae": VAE(CFG.vae)})
+            good = os.path.join(d, "g.npz")
+            checkpoint.save(good, {"vae": VAE(CFG.vae)}, None, 3)
+            with open(good, "rb") as f:
+                data = f.read()
+            trunc = os.path.join(d, "t.npz")
+            with open(trunc, "wb") as f:
+                f.write(data[: len(data) // 2])
+            with self.assertRaises(checkpoint.CheckpointError):
+                checkpoint.load(trunc, {"vae": VAE(CFG.vae)})
+            bigger = VAE(config.VAEConfig(channels=(8, 32)))
+            with self.assertRaisesRegex(checkpoint.CheckpointError, "shape"):
+                checkpoint.load(good, {"vae": bigger})
+            with self.assertRaisesRegex(checkpoint.CheckpointError, "no model"):
+                checkpoint.load(good, {"unet": UNet(CFG.unet, 4, 32)})
+            # Saved with numpy alone and read back without pickle.
+            self.assertEqual(np.load(good, allow_pickle=False)["header"].dtype, np.uint8)
+
+
+if __name__ == "__main__":
+    unittest.main()
