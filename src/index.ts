@@ -9,3 +9,10 @@ export { SPLITS, TEST_SPLIT_SIZE, exampleSeed, type Split } from "./data/splits.
 export { writeDataset, SynthEditDataset, DATASET_FORMAT, type DatasetMeta, type IndexEntry, type StoredExample } from "./data/dataset.js";
 export { PhotoLibrary, DEFAULT_PHOTO_DIR, type Photo, type CropRef } from "./data/photos.js";
 export { contactSheet, pickBalanced, type SheetItem } from "./data/preview.js";
+export { MgieEditor, DEFAULT_MODEL_DIR, SCHEDULERS, MAX_INSTRUCTION_CHARS, type EditOptions, type EditResult, type EditProgress, type ImageInput } from "./pipeline/editor.js";
+export { dualGuidance } from "./pipeline/guidance.js";
+export { DDIMScheduler } from "./schedulers/ddim.js";
+export { EulerAncestralScheduler } from "./schedulers/eulerAncestral.js";
+export type { Scheduler } from "./schedulers/scheduler.js";
+export { Tokenizer } from "./models/tokenizer.js";
+export { loadModelDir, ModelDirError, type Manifest, type ModelDir } from "./models/modelDir.js";

@@ -2,12 +2,14 @@
 import { Command, CommanderError } from "commander";
 import { MgieError } from "../errors.js";
 import { dataCommand } from "./data.js";
+import { editCommand } from "./edit.js";
 
 const program = new Command("mgie")
   .description("MGIE: MLLM-guided image editing. Give a photo and a plain instruction, get the edited photo.")
   .version("0.1.0")
   .showHelpAfterError("(run with --help for usage)");
 
+program.addCommand(editCommand());
 program.addCommand(dataCommand());
 
 try {

@@ -48,6 +48,20 @@ export class Rng {
     return lo + Math.floor(this.next() * (hi - lo + 1));
   }
 
+  /** Standard normal (Box-Muller). */
+  gaussian(): number {
+    const u = 1 - this.next();
+    const v = this.next();
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+  }
+
+  /** `n` standard normal values as float32. */
+  gaussians(n: number): Float32Array {
+    const out = new Float32Array(n);
+    for (let i = 0; i < n; i++) out[i] = this.gaussian();
+    return out;
+  }
+
   chance(p: number): boolean {
     return this.next() < p;
   }

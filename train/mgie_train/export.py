@@ -80,6 +80,34 @@ def _export(module: nn.Module, args: tuple, path: str, inputs: list[str], output
                           opset_version=OPSET, do_constant_folding=True)
 
 
+def _pipeline_fixture(cfg: Config, run_dir: str, variant: str, pdir: str, g: torch.Generator) -> None:
+    """A whole edit by the reference pipeline with fixed noise, for both samplers: the TypeScript
+    pipeline must reach the same final latent and the same expressive instruction."""
+    from .diffusion import sample_ddim, sample_euler_ancestral
+    from .pipeline import ReferenceEditor
+
+    ed = ReferenceEditor(cfg, run_dir, variant)
+    res, steps = cfg.res, 4
+    pixels = torch.randint(0, 256, (res, res, 3), generator=g, dtype=torch.uint8)
+    image = (pixels.float() / 127.5 - 1.0).permute(2, 0, 1).unsqueeze(0)
+    instruction = "make the red circle blue"
+    with torch.no_grad():
+        u, null, texts = ed.condition(image, [instruction])
+        z_img = ed.vae.encoder(image)[0] * ed.scale
+        noise = torch.randn(z_img.shape, generator=g)
+        step_noise = [torch.randn(z_img.shape, generator=g) for _ in range(steps)]
+        d = cfg.diffusion
+        ddim = sample_ddim(ed.models["unet"], ed.sched, z_img, u, null, steps, d.cfg_text, d.cfg_image, noise)
+        euler = sample_euler_ancestral(ed.models["unet"], ed.sched, z_img, u, null, steps, d.cfg_text, d.cfg_image, noise, step_noise)
+    np.save(os.path.join(pdir, "pipeline.pixels.npy"), pixels.numpy())
+    np.save(os.path.join(pdir, "pipeline.noise.npy"), noise.numpy())
+    np.save(os.path.join(pdir, "pipeline.step_noise.npy"), torch.stack(step_noise).numpy())
+    np.save(os.path.join(pdir, "pipeline.ddim.latent.npy"), ddim.numpy())
+    np.save(os.path.join(pdir, "pipeline.euler-ancestral.latent.npy"), euler.numpy())
+    with open(os.path.join(pdir, "pipeline.json"), "w") as f:
+        json.dump({"instruction": instruction, "expressive": texts[0], "steps": steps}, f)
+
+
 def export(cfg: Config, run_dir: str, variant: str, out: str, parity: bool = False, training: dict | None = None) -> dict:
     """Writes the model directory `out` for one trained editor; returns its manifest."""
     vae, scale = stages.load_vae(cfg, run_dir)
@@ -156,6 +184,7 @@ def export(cfg: Config, run_dir: str, variant: str, out: str, parity: bool = Fal
 
     tok.save(os.path.join(out, "tokenizer.json"))
     if parity:
+        _pipeline_fixture(cfg, run_dir, variant, pdir, g)
         with open(os.path.join(pdir, "index.json"), "w") as f:
             json.dump(cases, f, indent=2)
     d = cfg.diffusion

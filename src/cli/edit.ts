@@ -1,0 +1,142 @@
+import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { basename, dirname, extname, join, resolve } from "node:path";
+import { Command, InvalidArgumentError as CommanderArgError, Option } from "commander";
+import sharp from "sharp";
+import { z } from "zod";
+import { InvalidArgumentError } from "../errors.js";
+import { encodeImage, formatFromPath } from "../image/io.js";
+import { toUint8, type RgbImage } from "../image/raster.js";
+import { DEFAULT_MODEL_DIR, MgieEditor, SCHEDULERS, type EditOptions, type EditResult } from "../pipeline/editor.js";
+import { progressBar } from "./progress.js";
+
+const IMAGE_EXT = new Set([".png", ".jpg", ".jpeg", ".webp"]);
+
+function num(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (v.trim() === "" || !Number.isFinite(n)) throw new CommanderArgError(`${name} must be a number, got '${v}'`);
+    return n;
+  };
+}
+
+interface EditCliOptions {
+  out?: string;
+  model: string;
+  steps?: number;
+  seed: number;
+  cfgText?: number;
+  cfgImage?: number;
+  scheduler: (typeof SCHEDULERS)[number];
+  expressive?: string;
+  temperature: number;
+  topP: number;
+  size?: number;
+  threads?: number;
+  batchSize: number;
+  json?: boolean;
+}
+
+const JobSchema = z.object({ image: z.string().min(1), instruction: z.string(), output: z.string().optional() });
+type Job = { image: string; instruction: string; output: string };
+
+async function save(img: RgbImage, path: string, size?: number): Promise<void> {
+  const format = formatFromPath(path);
+  await mkdir(dirname(resolve(path)), { recursive: true });
+  if (!size || size === img.width) {
+    await writeFile(path, await encodeImage(img, format));
+    return;
+  }
+  const up = sharp(Buffer.from(toUint8(img).buffer), { raw: { width: img.width, height: img.height, channels: 3 } }).resize(size, size, { kernel: "lanczos3" });
+  await writeFile(path, await (format === "png" ? up.png() : format === "jpeg" ? up.jpeg({ quality: 92 }) : up.webp({ quality: 92 })).toBuffer());
+}
+
+/** The jobs of a batch: every image in a folder with one instruction, or the lines of a JSONL file. */
+async function batchJobs(input: string, instruction: string | undefined, outDir: string): Promise<Job[]> {
+  if (input.endsWith(".jsonl")) {
+    const lines = (await readFile(input, "utf8")).split("\n").filter((l) => l.trim().length > 0);
+    return lines.map((line, i) => {
+      let job: z.infer<typeof JobSchema>;
+      try {
+        job = JobSchema.parse(JSON.parse(line));
+      } catch (e) {
+        throw new InvalidArgumentError(`${input} line ${i + 1}: expected {"image": ..., "instruction": ..., "output"?: ...} (${(e as Error).message.split("\n")[0]})`);
+      }
+      const image = resolve(dirname(input), job.image);
+      return { image, instruction: job.instruction, output: job.output ? resolve(dirname(input), job.output) : join(outDir, `${basename(image, extname(image))}.png`) };
+    });
+  }
+  if (instruction === undefined) throw new InvalidArgumentError("give the instruction to apply to every image of the folder");
+  const files = (await readdir(input)).filter((f) => IMAGE_EXT.has(extname(f).toLowerCase())).sort();
+  if (files.length === 0) throw new InvalidArgumentError(`${input} holds no .png, .jpg or .webp image`);
+  return files.map((f) => ({ image: join(input, f), instruction, output: join(outDir, `${basename(f, extname(f))}.png`) }));
+}
+
+function report(r: EditResult, output: string, json: boolean | undefined): void {
+  if (json) {
+    console.log(JSON.stringify({ output, expressiveInstruction: r.expressiveInstruction, timingsMs: r.timings }));
+    return;
+  }
+  console.log(`expressive instruction: ${r.expressiveInstruction}`);
+  console.log(`wrote ${output}`);
+  console.log("timings: " + Object.entries(r.timings).map(([k, v]) => `${k} ${v.toFixed(0)} ms`).join(", "));
+}
+
+export function editCommand(): Command {
+  return new Command("edit")
+    .description("edit an image (or a folder, or a JSONL of {image, instruction, output}) by a plain instruction")
+    .argument("<input>", "image file (PNG, JPEG, WebP), a folder of images, or a .jsonl file of jobs")
+    .argument("[instruction]", "what to change, e.g. \"make it brighter\" (for a .jsonl, each line has its own)")
+    .option("-o, --out <path>", "output image (single edit; default <input>-edited.png) or output folder (batch; default ./edited)")
+    .option("--model <dir>", "model directory", DEFAULT_MODEL_DIR)
+    .option("--steps <n>", "diffusion steps (default: the model's, 20)", num("--steps"))
+    .option("--seed <n>", "random seed; the same seed gives the same edit", num("--seed"), 0)
+    .option("--cfg-text <x>", "instruction guidance scale alpha_X (default 7.5)", num("--cfg-text"))
+    .option("--cfg-image <x>", "image guidance scale alpha_V (default: the model's, 1.5)", num("--cfg-image"))
+    .addOption(new Option("--scheduler <name>", "sampler").choices(SCHEDULERS).default("euler-ancestral"))
+    .option("--expressive <text>", "skip the MLLM and use this expressive instruction (debugging)")
+    .option("--temperature <t>", "sample the expressive instruction at this temperature (0 = greedy)", num("--temperature"), 0)
+    .option("--top-p <p>", "nucleus sampling threshold for the expressive instruction", num("--top-p"), 1)
+    .option("--size <px>", "resize the output to this side (default: the model's resolution)", num("--size"))
+    .option("--threads <n>", "ONNX Runtime threads (default: one per core)", num("--threads"))
+    .option("--batch-size <n>", "images edited together in a batch job", num("--batch-size"), 4)
+    .option("--json", "print one JSON object per edit instead of text")
+    .action(async (input: string, instruction: string | undefined, o: EditCliOptions) => {
+      if (o.size !== undefined && (!Number.isInteger(o.size) || o.size < 8 || o.size > 4096)) throw new CommanderArgError("--size must be a whole number from 8 to 4096");
+      if (!Number.isInteger(o.batchSize) || o.batchSize < 1 || o.batchSize > 64) throw new CommanderArgError("--batch-size must be from 1 to 64");
+      const st = await stat(input).catch(() => null);
+      if (!st) throw new InvalidArgumentError(`cannot read '${input}': no such file or folder`);
+      const editor = await MgieEditor.load(o.model, { threads: o.threads });
+      const options: EditOptions = {
+        steps: o.steps, seed: o.seed, cfgText: o.cfgText, cfgImage: o.cfgImage, scheduler: o.scheduler,
+        expressive: o.expressive, temperature: o.temperature, topP: o.topP,
+      };
+      const single = st.isFile() && !input.endsWith(".jsonl");
+      if (single) {
+        if (instruction === undefined) throw new CommanderArgError("give the instruction, e.g. mgie edit photo.jpg \"make it brighter\"");
+        const output = o.out ?? join(dirname(input), `${basename(input, extname(input))}-edited.png`);
+        formatFromPath(output);
+        const steps = o.steps ?? editor.manifest.diffusion.steps;
+        const bar = o.json ? null : progressBar("diffusion", steps);
+        const r = await editor.edit(input, instruction, { ...options, onProgress: (p) => p.step && bar?.update(p.step) }).finally(() => bar?.stop());
+        await save(r.image, output, o.size);
+        report(r, output, o.json);
+        return;
+      }
+      const jobs = await batchJobs(input, instruction, o.out ?? "edited");
+      const bar = o.json ? null : progressBar("edits", jobs.length);
+      try {
+        for (let i = 0; i < jobs.length; i += o.batchSize) {
+          const chunk = jobs.slice(i, i + o.batchSize);
+          const results = await editor.editBatch(chunk.map((j) => ({ image: j.image, instruction: j.instruction })), options);
+          for (const [k, r] of results.entries()) {
+            await save(r.image, chunk[k].output, o.size);
+            if (o.json) report(r, chunk[k].output, true);
+          }
+          bar?.update(i + chunk.length);
+        }
+      } finally {
+        bar?.stop();
+      }
+      if (!o.json) console.log(`edited ${jobs.length} images into ${o.out ?? "edited"}`);
+    });
+}

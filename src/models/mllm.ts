@@ -1,0 +1,157 @@
+import type { InferenceSession } from "onnxruntime-node";
+import type { Rng } from "../data/rng.js";
+import { InvalidArgumentError } from "../errors.js";
+import { f32, i64, run } from "./onnx.js";
+import type { Manifest } from "./modelDir.js";
+import type { Tokenizer } from "./tokenizer.js";
+
+export interface DecodeOptions {
+  /** 0 (default) decodes greedily; above 0 samples with this temperature. */
+  temperature: number;
+  /** Nucleus sampling: keep the smallest set of tokens whose probability reaches topP. */
+  topP: number;
+  rng: Rng;
+}
+
+export interface Imagination {
+  /** The expressive instruction's tokens and text. */
+  ids: number[];
+  text: string;
+  /** [N, dim] hidden states of the positions that predict [IMG0..IMG(N-1)]. */
+  states: Float32Array;
+}
+
+/**
+ * The multimodal LM at inference: image prefix, prompt, then the expressive instruction decoded
+ * token by token with a KV cache, then the [IMG] tokens fed in to collect the visual imagination.
+ */
+export class Mllm {
+  constructor(
+    private readonly cfg: NonNullable<Manifest["mllm"]>,
+    private readonly tok: Tokenizer,
+    private readonly sessions: { prefix?: InferenceSession; embed: InferenceSession; lm: InferenceSession },
+  ) {}
+
+  /** The longest prompt (in tokens) that still leaves room for the expressive instruction and [IMG] tokens. */
+  get maxPromptTokens(): number {
+    return this.cfg.max_len - this.cfg.num_prefix - this.cfg.max_new_tokens - this.cfg.num_img_tokens;
+  }
+
+  private async embed(ids: number[]): Promise<Float32Array> {
+    return (await run(this.sessions.embed, { ids: i64(ids, [1, ids.length]) })).embeds.data;
+  }
+
+  private async prefixEmbeds(image: Float32Array | null, res: number): Promise<Float32Array> {
+    if (!this.cfg.vision) return this.embed([this.tok.bos]);
+    if (!image || !this.sessions.prefix) throw new InvalidArgumentError("this model needs the image");
+    return (await run(this.sessions.prefix, { image: f32(image, [1, 3, res, res]) })).embeds.data;
+  }
+
+  private checkPrompt(instruction: string): number[] {
+    const prompt = this.tok.promptIds(instruction);
+    if (prompt.length > this.maxPromptTokens) {
+      throw new InvalidArgumentError(`the instruction is ${prompt.length} tokens with the prompt; this model takes at most ${this.maxPromptTokens}: shorten it`);
+    }
+    return prompt;
+  }
+
+  /** With the expressive instruction given (no decoding): one pass over prefix, prompt, expressive
+   * instruction and [IMG0..IMG(N-2)] yields the states of the positions that predict the [IMG] tokens. */
+  async teacherForce(image: Float32Array | null, res: number, instruction: string, expressive: string): Promise<Imagination> {
+    const { dim, layers, heads, head_dim: hd, num_img_tokens: n, max_new_tokens: cap } = this.cfg;
+    const prompt = this.checkPrompt(instruction);
+    const ids = this.tok.encode(expressive.trim());
+    if (ids.length > cap) throw new InvalidArgumentError(`the expressive instruction is ${ids.length} tokens; at most ${cap}`);
+    const tail = [...prompt, ...ids, ...this.tok.imgTokens().slice(0, n - 1)];
+    const embeds = concat(await this.prefixEmbeds(image, res), await this.embed(tail));
+    const total = embeds.length / dim;
+    const out = await run(this.sessions.lm, {
+      embeds: f32(embeds, [1, total, dim]),
+      past_k: f32(new Float32Array(0), [layers, 1, heads, 0, hd]),
+      past_v: f32(new Float32Array(0), [layers, 1, heads, 0, hd]),
+    });
+    return { ids, text: this.tok.decode(ids), states: out.hidden.data.slice((total - n) * dim) };
+  }
+
+  /** image: [1,3,H,W] in [-1,1], or null for a text-only LM (LGIE). */
+  async imagine(image: Float32Array | null, res: number, instruction: string, opts: DecodeOptions, useCache = true): Promise<Imagination> {
+    const { dim, layers, heads, head_dim: hd, num_img_tokens: n, max_new_tokens: cap } = this.cfg;
+    const prompt = this.checkPrompt(instruction);
+    const first = concat(await this.prefixEmbeds(image, res), await this.embed(prompt));
+    let past: { k: Float32Array; v: Float32Array; len: number } = { k: new Float32Array(0), v: new Float32Array(0), len: 0 };
+    let seq: Float32Array = new Float32Array(0);
+    const step = async (embeds: Float32Array): Promise<{ logits: Float32Array; hidden: Float32Array }> => {
+      if (!useCache) {
+        // Without the cache each call re-reads the whole sequence: the reference the cache is tested against.
+        seq = concat(seq, embeds);
+        past = { k: new Float32Array(0), v: new Float32Array(0), len: 0 };
+        embeds = seq;
+      }
+      const t = embeds.length / dim;
+      const out = await run(this.sessions.lm, {
+        embeds: f32(embeds, [1, t, dim]),
+        past_k: f32(past.k, [layers, 1, heads, past.len, hd]),
+        past_v: f32(past.v, [layers, 1, heads, past.len, hd]),
+      });
+      past = { k: out.present_k.data, v: out.present_v.data, len: past.len + t };
+      return { logits: lastRow(out.logits.data, this.tok.vocabSize), hidden: lastRow(out.hidden.data, dim) };
+    };
+    let { logits, hidden } = await step(first);
+    const ids: number[] = [];
+    while (ids.length < cap) {
+      const next = pickToken(logits, opts);
+      if (next === this.tok.img0 || next === this.tok.eos) break;
+      ids.push(next);
+      ({ logits, hidden } = await step(await this.embed([next])));
+    }
+    const states = new Float32Array(n * dim);
+    states.set(hidden, 0);
+    for (let j = 0; j < n - 1; j++) {
+      ({ hidden } = await step(await this.embed([this.tok.img0 + j])));
+      states.set(hidden, (j + 1) * dim);
+    }
+    return { ids, text: this.tok.decode(ids), states };
+  }
+}
+
+function concat(...parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+function lastRow(data: Float32Array, width: number): Float32Array {
+  return data.slice(data.length - width);
+}
+
+/** Greedy argmax, or temperature + top-p sampling. */
+export function pickToken(logits: Float32Array, opts: DecodeOptions): number {
+  if (opts.temperature <= 0) {
+    let best = 0;
+    for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
+    return best;
+  }
+  let max = -Infinity;
+  for (const v of logits) max = Math.max(max, v);
+  const probs = Array.from(logits, (v, i) => ({ i, p: Math.exp((v - max) / opts.temperature) }));
+  const z = probs.reduce((s, e) => s + e.p, 0);
+  probs.forEach((e) => (e.p /= z));
+  probs.sort((a, b) => b.p - a.p || a.i - b.i);
+  const kept: typeof probs = [];
+  let mass = 0;
+  for (const e of probs) {
+    kept.push(e);
+    mass += e.p;
+    if (mass >= opts.topP) break;
+  }
+  let r = opts.rng.next() * mass;
+  for (const e of kept) {
+    r -= e.p;
+    if (r <= 0) return e.i;
+  }
+  return kept[kept.length - 1].i;
+}

@@ -1,0 +1,132 @@
+import { createHash } from "node:crypto";
+import { readFile, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { z } from "zod";
+import { MgieError } from "../errors.js";
+import { Tokenizer } from "./tokenizer.js";
+
+/** The manifest.json of a model directory, as train/mgie_train/export.py writes it. */
+const ComponentSchema = z.object({
+  file: z.string(),
+  bytes: z.number().int().positive(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  inputs: z.array(z.string()),
+  outputs: z.array(z.string()),
+});
+
+export const ManifestSchema = z.object({
+  format: z.literal("mgie-model-1"),
+  name: z.string(),
+  variant: z.enum(["mgie-e2e", "mgie-ft", "mgie-fz", "lgie", "inspix2pix"]),
+  resolution: z.number().int().positive(),
+  latent: z.object({ channels: z.number().int().positive(), resolution: z.number().int().positive(), scale: z.number().positive() }),
+  tokenizer: z.object({ file: z.string(), sha256: z.string() }),
+  mllm: z
+    .object({
+      vision: z.boolean(),
+      dim: z.number().int().positive(),
+      layers: z.number().int().positive(),
+      heads: z.number().int().positive(),
+      head_dim: z.number().int().positive(),
+      max_len: z.number().int().positive(),
+      num_img_tokens: z.number().int().positive(),
+      max_new_tokens: z.number().int().positive(),
+      num_prefix: z.number().int().positive(),
+    })
+    .nullable(),
+  text_encoder: z.object({ max_len: z.number().int().positive() }).nullable(),
+  condition: z.object({ length: z.number().int().positive(), dim: z.number().int().positive() }),
+  diffusion: z.object({
+    train_steps: z.number().int().positive(),
+    beta_schedule: z.literal("scaled_linear"),
+    beta_start: z.number().positive(),
+    beta_end: z.number().positive(),
+    prediction: z.literal("epsilon"),
+    steps: z.number().int().positive(),
+    cfg_text: z.number(),
+    cfg_image: z.number(),
+  }),
+  components: z.record(z.string(), ComponentSchema),
+  training: z.record(z.string(), z.unknown()),
+});
+export type Manifest = z.infer<typeof ManifestSchema>;
+
+/** Components each variant must ship. */
+export function requiredComponents(m: Manifest): string[] {
+  const base = ["vae_encoder", "vae_decoder", "unet"];
+  if (m.variant === "inspix2pix") return [...base, "text_encoder"];
+  return [...base, ...(m.mllm?.vision ? ["prefix"] : []), "embed", "lm", "edit_head"];
+}
+
+export class ModelDirError extends MgieError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("MODEL_DIR", message, options);
+    this.name = "ModelDirError";
+  }
+}
+
+export interface ModelDir {
+  dir: string;
+  manifest: Manifest;
+  tokenizer: Tokenizer;
+  /** Bytes of each ONNX component, checked against the manifest's size and sha256. */
+  files: Record<string, Uint8Array>;
+}
+
+async function readChecked(dir: string, file: string, bytes: number | null, sha256: string, what: string): Promise<Buffer> {
+  const path = join(dir, file);
+  let data: Buffer;
+  try {
+    const st = await stat(path);
+    if (bytes !== null && st.size !== bytes) {
+      throw new ModelDirError(`${path} is ${st.size} bytes, the manifest says ${bytes}: the file is truncated or replaced; re-export or re-download the model`);
+    }
+    data = await readFile(path);
+  } catch (cause) {
+    if (cause instanceof ModelDirError) throw cause;
+    throw new ModelDirError(`the model's ${what} is missing: cannot read ${path}`, { cause });
+  }
+  const hash = createHash("sha256").update(data).digest("hex");
+  if (hash !== sha256) throw new ModelDirError(`${path} does not match the sha256 in the manifest: the file is corrupt or from another model`);
+  return data;
+}
+
+/** Reads and validates a model directory: manifest schema, required components, sizes and hashes. */
+export async function loadModelDir(dir: string): Promise<ModelDir> {
+  const manifestPath = join(dir, "manifest.json");
+  let raw: string;
+  try {
+    raw = await readFile(manifestPath, "utf8");
+  } catch (cause) {
+    throw new ModelDirError(`${dir} is not an mgie model directory: no manifest.json (give --model a folder written by 'python3 -m mgie_train export')`, { cause });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch (cause) {
+    throw new ModelDirError(`${manifestPath} is not valid JSON: ${(cause as Error).message}`, { cause });
+  }
+  const parsed = ManifestSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const fmt = (json as { format?: unknown })?.format;
+    if (fmt !== "mgie-model-1") throw new ModelDirError(`${manifestPath} has format ${JSON.stringify(fmt)}; this mgie reads mgie-model-1`);
+    throw new ModelDirError(`${manifestPath} is invalid at ${issue?.path.join(".") || "(root)"}: ${issue?.message}`);
+  }
+  const manifest = parsed.data;
+  if ((manifest.variant === "inspix2pix") !== (manifest.mllm === null)) {
+    throw new ModelDirError(`${manifestPath}: variant ${manifest.variant} ${manifest.mllm ? "must not" : "must"} describe an MLLM`);
+  }
+  const files: Record<string, Uint8Array> = {};
+  for (const name of requiredComponents(manifest)) {
+    const c = manifest.components[name];
+    if (!c) throw new ModelDirError(`${manifestPath} lists no '${name}' component, which a ${manifest.variant} model needs`);
+    files[name] = await readChecked(dir, c.file, c.bytes, c.sha256, `component '${name}'`);
+  }
+  const tokBytes = await readChecked(dir, manifest.tokenizer.file, null, manifest.tokenizer.sha256, "tokenizer");
+  const tokenizer = Tokenizer.fromJSON(JSON.parse(tokBytes.toString("utf8")), join(dir, manifest.tokenizer.file));
+  if (manifest.mllm && tokenizer.numImgTokens !== manifest.mllm.num_img_tokens) {
+    throw new ModelDirError(`the tokenizer has ${tokenizer.numImgTokens} [IMG] tokens, the manifest ${manifest.mllm.num_img_tokens}`);
+  }
+  return { dir, manifest, tokenizer, files };
+}

@@ -1,0 +1,311 @@
+import { fileURLToPath } from "node:url";
+import type { InferenceSession } from "onnxruntime-node";
+import sharp from "sharp";
+import { z } from "zod";
+import { Rng } from "../data/rng.js";
+import { InvalidArgumentError, MgieError } from "../errors.js";
+import { readImage } from "../image/io.js";
+import { fromUint8, toUint8, type RgbImage } from "../image/raster.js";
+import { Mllm, type Imagination } from "../models/mllm.js";
+import { loadModelDir, type Manifest, type ModelDir } from "../models/modelDir.js";
+import { bool, createSession, f32, i64, run } from "../models/onnx.js";
+import type { Tokenizer } from "../models/tokenizer.js";
+import { DDIMScheduler } from "../schedulers/ddim.js";
+import { EulerAncestralScheduler } from "../schedulers/eulerAncestral.js";
+import type { Scheduler } from "../schedulers/scheduler.js";
+import { dualGuidance } from "./guidance.js";
+
+/** The model shipped in the repository. */
+export const DEFAULT_MODEL_DIR = fileURLToPath(new URL("../../models/mgie-e2e", import.meta.url));
+
+export const SCHEDULERS = ["euler-ancestral", "ddim"] as const;
+export const MAX_INSTRUCTION_CHARS = 1000;
+
+const OptionsSchema = z.object({
+  steps: z.number().int().min(1).max(1000).optional(),
+  seed: z.number().int().min(0).max(2 ** 32 - 1).default(0),
+  cfgText: z.number().finite().min(0).max(100).optional(),
+  cfgImage: z.number().finite().min(0).max(100).optional(),
+  scheduler: z.enum(SCHEDULERS).default("euler-ancestral"),
+  temperature: z.number().finite().min(0).max(10).default(0),
+  topP: z.number().finite().gt(0).max(1).default(1),
+  expressive: z.string().max(MAX_INSTRUCTION_CHARS).optional(),
+});
+
+export type EditOptions = z.input<typeof OptionsSchema> & {
+  /** Called as the edit goes: which stage, and the diffusion step. */
+  onProgress?: (p: EditProgress) => void;
+  signal?: AbortSignal;
+};
+export interface EditProgress {
+  stage: "preprocess" | "mllm" | "edit-head" | "vae-encode" | "diffusion" | "vae-decode";
+  step?: number;
+  steps?: number;
+}
+export interface EditResult {
+  image: RgbImage;
+  /** What the model understood the instruction to mean (the instruction itself for InsPix2Pix). */
+  expressiveInstruction: string;
+  /** Milliseconds per stage; for a batch, each stage's time for the whole batch. */
+  timings: Record<string, number>;
+  /** The final latent before decoding, [C, h, w] (for debugging and parity checks). */
+  latent: Float32Array;
+}
+export type ImageInput = RgbImage | string | Uint8Array;
+
+/** Test hook: fixed noise in place of the seeded generator, to compare with another implementation. */
+export interface FixedNoise {
+  initial: Float32Array;
+  steps: Float32Array[];
+}
+
+function validate(options: EditOptions): z.output<typeof OptionsSchema> {
+  const { onProgress: _p, signal: _s, ...rest } = options;
+  const parsed = OptionsSchema.safeParse(rest);
+  if (!parsed.success) {
+    const i = parsed.error.issues[0];
+    throw new InvalidArgumentError(`option ${i.path.join(".") || "(options)"}: ${i.message}`);
+  }
+  return parsed.data;
+}
+
+function checkInstruction(text: unknown): string {
+  if (typeof text !== "string" || text.trim().length === 0) throw new InvalidArgumentError("the instruction is empty: say what to change, e.g. \"make it brighter\"");
+  if (text.length > MAX_INSTRUCTION_CHARS) throw new InvalidArgumentError(`the instruction is ${text.length} characters; at most ${MAX_INSTRUCTION_CHARS}`);
+  return text;
+}
+
+/**
+ * MGIE editing on onnxruntime-node: the MLLM derives the expressive instruction and its visual
+ * imagination, the edit head turns that into U, and the UNet denoises the latent with dual
+ * classifier-free guidance (one batched UNet call per step), the VAE encoding and decoding.
+ * The same class runs the LGIE and InsPix2Pix baselines from their model directories.
+ */
+export class MgieEditor {
+  private constructor(
+    readonly model: ModelDir,
+    private readonly s: Record<string, InferenceSession>,
+    private readonly mllm: Mllm | null,
+  ) {}
+
+  static async load(dir: string = DEFAULT_MODEL_DIR, options: { threads?: number } = {}): Promise<MgieEditor> {
+    const model = await loadModelDir(dir);
+    const sessions: Record<string, InferenceSession> = {};
+    for (const [name, bytes] of Object.entries(model.files)) {
+      try {
+        sessions[name] = await createSession(bytes, options.threads);
+      } catch (cause) {
+        throw new MgieError("MODEL_DIR", `component '${name}' of ${dir} does not load in ONNX Runtime: ${(cause as Error).message}`, { cause });
+      }
+    }
+    const m = model.manifest;
+    const mllm = m.mllm ? new Mllm(m.mllm, model.tokenizer, { prefix: sessions.prefix, embed: sessions.embed, lm: sessions.lm }) : null;
+    return new MgieEditor(model, sessions, mllm);
+  }
+
+  get manifest(): Manifest {
+    return this.model.manifest;
+  }
+
+  get tokenizer(): Tokenizer {
+    return this.model.tokenizer;
+  }
+
+  async edit(image: ImageInput, instruction: string, options: EditOptions = {}): Promise<EditResult> {
+    return (await this.editBatch([{ image, instruction }], options))[0];
+  }
+
+  /** Several edits at once, batched through the VAE, edit head and UNet. */
+  async editBatch(items: readonly { image: ImageInput; instruction: string }[], options: EditOptions = {}, noise?: FixedNoise): Promise<EditResult[]> {
+    if (items.length === 0) throw new InvalidArgumentError("nothing to edit: give at least one image and instruction");
+    const o = validate(options);
+    const m = this.manifest;
+    const instructions = items.map((it) => checkInstruction(it.instruction));
+    const timings: Record<string, number> = {};
+    const progress = options.onProgress ?? (() => {});
+    const checkAbort = () => {
+      if (options.signal?.aborted) throw new MgieError("ABORTED", "the edit was cancelled");
+    };
+    const timed = async <T>(stage: EditProgress["stage"], f: () => Promise<T>): Promise<T> => {
+      checkAbort();
+      progress({ stage });
+      const t0 = performance.now();
+      const r = await f();
+      timings[stage] = (timings[stage] ?? 0) + performance.now() - t0;
+      return r;
+    };
+    const started = performance.now();
+    const b = items.length;
+    const res = m.resolution;
+
+    const pixels = await timed("preprocess", async () => Promise.all(items.map((it) => this.preprocess(it.image))));
+    const batchPixels = concatAll(pixels);
+
+    const { u, nullU, texts } = await this.condition(pixels, instructions, o, timed);
+
+    const zImg = await timed("vae-encode", async () => (await run(this.s.vae_encoder, { image: f32(batchPixels, [b, 3, res, res]) })).latent.data);
+
+    const steps = o.steps ?? m.diffusion.steps;
+    const sched = this.scheduler(o.scheduler, steps);
+    const cfgText = o.cfgText ?? m.diffusion.cfg_text;
+    const cfgImage = o.cfgImage ?? m.diffusion.cfg_image;
+    const z = await timed("diffusion", async () =>
+      this.denoise(sched, zImg, b, u, nullU, cfgText, cfgImage, o.seed, noise, (i) => {
+        checkAbort();
+        progress({ stage: "diffusion", step: i + 1, steps });
+      }),
+    );
+
+    const images = await timed("vae-decode", async () => {
+      const lat = m.latent;
+      const out = await run(this.s.vae_decoder, { latent: f32(z, [b, lat.channels, lat.resolution, lat.resolution]) });
+      return splitImages(out.image.data, b, res);
+    });
+    timings.total = performance.now() - started;
+    const per = z.length / b;
+    return images.map((image, i) => ({ image, expressiveInstruction: texts[i], timings: { ...timings }, latent: z.slice(i * per, (i + 1) * per) }));
+  }
+
+  /** Centre square crop, resized to the model's resolution, as [1,3,res,res] in [-1,1]. */
+  private async preprocess(input: ImageInput): Promise<Float32Array> {
+    const img = typeof input === "string" || input instanceof Uint8Array ? await readImage(input) : input;
+    const res = this.manifest.resolution;
+    const side = Math.min(img.width, img.height);
+    const raw = toUint8(img);
+    const data =
+      img.width === res && img.height === res
+        ? raw
+        : await sharp(raw, { raw: { width: img.width, height: img.height, channels: 3 } })
+            .extract({ left: Math.floor((img.width - side) / 2), top: Math.floor((img.height - side) / 2), width: side, height: side })
+            .resize(res, res, { kernel: "lanczos3" })
+            .raw()
+            .toBuffer();
+    const out = new Float32Array(3 * res * res);
+    for (let p = 0; p < res * res; p++) for (let c = 0; c < 3; c++) out[c * res * res + p] = data[p * 3 + c] / 127.5 - 1;
+    return out;
+  }
+
+  private async condition(
+    pixels: Float32Array[],
+    instructions: string[],
+    o: z.output<typeof OptionsSchema>,
+    timed: <T>(stage: EditProgress["stage"], f: () => Promise<T>) => Promise<T>,
+  ): Promise<{ u: Float32Array; nullU: Float32Array; texts: string[] }> {
+    const m = this.manifest;
+    const tok = this.tokenizer;
+    if (!this.mllm) {
+      return timed("edit-head", async () => {
+        const max = m.text_encoder!.max_len;
+        const seqs = instructions.map((s) => [...tok.encode(s).slice(0, max - 1), tok.sep]);
+        const width = Math.max(...seqs.map((s) => s.length));
+        const ids = seqs.flatMap((s) => [...s, ...Array(width - s.length).fill(tok.pad)]);
+        const mask = seqs.flatMap((s) => [...s.map(() => true), ...Array(width - s.length).fill(false)]);
+        const u = (await run(this.s.text_encoder, { ids: i64(ids, [seqs.length, width]), mask: bool(mask, [seqs.length, width]) })).context.data;
+        const nullU = (await run(this.s.text_encoder, { ids: i64([tok.sep], [1, 1]), mask: bool([true], [1, 1]) })).context.data;
+        return { u, nullU, texts: instructions };
+      });
+    }
+    const mllm = this.mllm;
+    const cfg = m.mllm!;
+    const rng = new Rng(o.seed ^ 0x5bd1e995);
+    const imaginations: Imagination[] = await timed("mllm", async () => {
+      const out: Imagination[] = [];
+      for (const [i, ins] of instructions.entries()) {
+        const img = cfg.vision ? pixels[i] : null;
+        out.push(
+          o.expressive !== undefined
+            ? await mllm.teacherForce(img, m.resolution, ins, o.expressive)
+            : await mllm.imagine(img, m.resolution, ins, { temperature: o.temperature, topP: o.topP, rng }),
+        );
+      }
+      return out;
+    });
+    return timed("edit-head", async () => {
+      const n = cfg.num_img_tokens;
+      const states = concatAll(imaginations.map((im) => im.states));
+      const u = (await run(this.s.edit_head, { img_hidden: f32(states, [instructions.length, n, cfg.dim]) })).context.data;
+      const nullU = (await run(this.s.edit_head, { img_hidden: f32(new Float32Array(n * cfg.dim), [1, n, cfg.dim]) })).context.data;
+      return { u, nullU, texts: imaginations.map((im) => im.text) };
+    });
+  }
+
+  private scheduler(name: (typeof SCHEDULERS)[number], steps: number): Scheduler {
+    const d = this.manifest.diffusion;
+    const cfg = { trainSteps: d.train_steps, betaStart: d.beta_start, betaEnd: d.beta_end };
+    return name === "ddim" ? new DDIMScheduler(cfg, steps) : new EulerAncestralScheduler(cfg, steps);
+  }
+
+  /** The diffusion loop: per step one UNet call on the batch [(V,U), (V,null), (null,null)]. */
+  private async denoise(
+    sched: Scheduler,
+    zImg: Float32Array,
+    b: number,
+    u: Float32Array,
+    nullU: Float32Array,
+    cfgText: number,
+    cfgImage: number,
+    seed: number,
+    fixed: FixedNoise | undefined,
+    onStep: (i: number) => void,
+  ): Promise<Float32Array> {
+    const m = this.manifest;
+    const c = m.latent.channels;
+    const hw = m.latent.resolution * m.latent.resolution;
+    const size = b * c * hw;
+    const L = m.condition.length * m.condition.dim;
+    const rng = new Rng(seed);
+    const initial = fixed?.initial ?? rng.gaussians(size);
+    let x: Float32Array = initial.map((v) => v * sched.initNoiseSigma);
+    const context = new Float32Array(3 * b * L);
+    context.set(u, 0);
+    for (let k = b; k < 3 * b; k++) context.set(nullU, k * L);
+    const latIn = new Float32Array(3 * b * 2 * c * hw);
+    const item = 2 * c * hw;
+    for (let k = 0; k < b; k++) {
+      latIn.set(zImg.subarray(k * c * hw, (k + 1) * c * hw), k * item + c * hw);
+      latIn.set(zImg.subarray(k * c * hw, (k + 1) * c * hw), (b + k) * item + c * hw);
+    }
+    const dims = [3 * b, 2 * c, m.latent.resolution, m.latent.resolution];
+    for (let i = 0; i < sched.timesteps.length; i++) {
+      const scaled = sched.scaleModelInput(x, i);
+      for (let g = 0; g < 3; g++) for (let k = 0; k < b; k++) latIn.set(scaled.subarray(k * c * hw, (k + 1) * c * hw), (g * b + k) * item);
+      const eps = (await run(this.s.unet, {
+        latent: f32(latIn, dims),
+        timestep: f32(new Float32Array(3 * b).fill(sched.timesteps[i]), [3 * b]),
+        context: f32(context, [3 * b, m.condition.length, m.condition.dim]),
+      })).noise.data;
+      const guided = dualGuidance(eps, size, cfgText, cfgImage);
+      const stepNoise = sched.stochastic && i + 1 < sched.timesteps.length ? (fixed?.steps[i] ?? rng.gaussians(size)) : undefined;
+      x = sched.step(guided, i, x, stepNoise);
+      onStep(i);
+    }
+    return x;
+  }
+}
+
+function concatAll(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/** NCHW [-1,1] -> RGB images in [0,1]. */
+function splitImages(data: Float32Array, b: number, res: number): RgbImage[] {
+  const out: RgbImage[] = [];
+  const plane = res * res;
+  for (let k = 0; k < b; k++) {
+    const bytes = new Uint8Array(3 * plane);
+    for (let p = 0; p < plane; p++) {
+      for (let ch = 0; ch < 3; ch++) {
+        const v = (data[(k * 3 + ch) * plane + p] + 1) * 127.5;
+        bytes[p * 3 + ch] = Math.round(Math.min(255, Math.max(0, v)));
+      }
+    }
+    out.push(fromUint8(res, res, bytes));
+  }
+  return out;
+}

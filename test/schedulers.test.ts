@@ -1,0 +1,83 @@
+import { describe, expect, it } from "vitest";
+import { dualGuidance } from "../src/pipeline/guidance.js";
+import { DDIMScheduler } from "../src/schedulers/ddim.js";
+import { EulerAncestralScheduler } from "../src/schedulers/eulerAncestral.js";
+import { alphasCumprod } from "../src/schedulers/noiseSchedule.js";
+
+const SD = { trainSteps: 1000, betaStart: 0.00085, betaEnd: 0.012 };
+
+describe("noise schedule", () => {
+  it("is scaled-linear: betas linear in sqrt(beta) from start to end", () => {
+    const ac = alphasCumprod(SD);
+    expect(ac[0]).toBeCloseTo(1 - 0.00085, 12);
+    const b1 = (Math.sqrt(0.00085) + (Math.sqrt(0.012) - Math.sqrt(0.00085)) / 999) ** 2;
+    expect(ac[1]).toBeCloseTo((1 - 0.00085) * (1 - b1), 12);
+    expect(ac[999] / ac[998]).toBeCloseTo(1 - 0.012, 12);
+    // Stable Diffusion's well-known final value.
+    expect(ac[999]).toBeCloseTo(0.0047, 4);
+  });
+});
+
+describe("DDIMScheduler", () => {
+  it("spaces integer timesteps from 999 to 0", () => {
+    expect(new DDIMScheduler(SD, 4).timesteps).toEqual([999, 666, 333, 0]);
+    expect(new DDIMScheduler(SD, 1).timesteps).toEqual([999]);
+  });
+
+  it("takes one step by the closed form and ends on the predicted clean latent", () => {
+    const s = new DDIMScheduler(SD, 4);
+    const ac = alphasCumprod(SD);
+    const x = Float32Array.of(0.5, -1.2);
+    const eps = Float32Array.of(0.3, 0.1);
+    const out = s.step(eps, 0, x);
+    for (let k = 0; k < 2; k++) {
+      const x0 = (x[k] - Math.sqrt(1 - ac[999]) * eps[k]) / Math.sqrt(ac[999]);
+      expect(out[k]).toBeCloseTo(Math.sqrt(ac[666]) * x0 + Math.sqrt(1 - ac[666]) * eps[k], 5);
+    }
+    const last = s.step(eps, 3, x);
+    expect(last[0]).toBeCloseTo((x[0] - Math.sqrt(1 - ac[0]) * eps[0]) / Math.sqrt(ac[0]), 5);
+    expect(s.scaleModelInput(x)).toBe(x);
+  });
+});
+
+describe("EulerAncestralScheduler", () => {
+  const s = new EulerAncestralScheduler(SD, 3);
+  const ac = alphasCumprod(SD);
+  const sigma = (t: number) => Math.sqrt((1 - ac[t]) / ac[t]);
+
+  it("interpolates sigmas at fractional timesteps and ends at 0", () => {
+    expect(s.timesteps).toEqual([999, 499.5, 0]);
+    expect(s.sigmas[0]).toBeCloseTo(sigma(999), 10);
+    expect(s.sigmas[1]).toBeCloseTo((sigma(499) + sigma(500)) / 2, 10);
+    expect(s.sigmas[3]).toBe(0);
+    expect(s.initNoiseSigma).toBeCloseTo(Math.sqrt(sigma(999) ** 2 + 1), 10);
+    expect(s.scaleModelInput(Float32Array.of(2), 0)[0]).toBeCloseTo(2 / Math.sqrt(sigma(999) ** 2 + 1), 5);
+  });
+
+  it("takes one ancestral step by hand", () => {
+    const [s0, s1] = s.sigmas;
+    const up = Math.sqrt((s1 * s1 * (s0 * s0 - s1 * s1)) / (s0 * s0));
+    const down = Math.sqrt(s1 * s1 - up * up);
+    const out = s.step(Float32Array.of(0.4), 0, Float32Array.of(3), Float32Array.of(-0.7));
+    expect(out[0]).toBeCloseTo(3 + 0.4 * (down - s0) + -0.7 * up, 4);
+    // The last step goes to sigma 0: the denoised estimate x - s * eps, no noise needed.
+    const last = s.step(Float32Array.of(0.4), 2, Float32Array.of(3));
+    expect(last[0]).toBeCloseTo(3 - s.sigmas[2] * 0.4, 5);
+    expect(() => s.step(Float32Array.of(0.4), 0, Float32Array.of(3))).toThrow(/fresh noise/);
+  });
+});
+
+describe("dualGuidance", () => {
+  const eps = Float32Array.of(1, 2, 10, 20, 100, 200);
+
+  it("reduces to the conditional prediction when both scales are 1", () => {
+    expect(Array.from(dualGuidance(eps, 2, 1, 1))).toEqual([1, 2]);
+  });
+
+  it("follows eps(0,0) + aV (eps(V,0) - eps(0,0)) + aX (eps(V,U) - eps(V,0))", () => {
+    const out = dualGuidance(eps, 2, 7.5, 1.5);
+    expect(out[0]).toBeCloseTo(100 + 1.5 * (10 - 100) + 7.5 * (1 - 10), 4);
+    expect(Array.from(dualGuidance(eps, 2, 0, 0))).toEqual([100, 200]);
+    expect(() => dualGuidance(eps, 3, 1, 1)).toThrow(RangeError);
+  });
+});

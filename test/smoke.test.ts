@@ -1,0 +1,201 @@
+import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
+import { cp, mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import * as ort from "onnxruntime-node";
+import { beforeAll, describe, expect, it } from "vitest";
+import { writeDataset } from "../src/data/dataset.js";
+import { npyValues, parseNpyArray, type NpyArray } from "../src/data/npy.js";
+import { singleThreadSource } from "../src/data/pool.js";
+import { SynthEdit } from "../src/data/synthedit.js";
+import { Rng } from "../src/data/rng.js";
+import { ImageInputError, InvalidArgumentError } from "../src/errors.js";
+import { createImage, fromUint8 } from "../src/image/raster.js";
+import { Mllm } from "../src/models/mllm.js";
+import { loadModelDir, ModelDirError } from "../src/models/modelDir.js";
+import { createSession } from "../src/models/onnx.js";
+import { MgieEditor, type EditProgress } from "../src/pipeline/editor.js";
+
+/**
+ * The training smoke run CI needs, end to end on a tiny config: SynthEdit data (TypeScript) ->
+ * every training stage a few steps (PyTorch) -> ONNX export with parity fixtures -> each component
+ * run through onnxruntime-node must match PyTorch's outputs within 1e-4 relative error.
+ */
+const PYTHON = process.env.MGIE_PYTHON ?? "/usr/bin/python3";
+const TRAIN_DIR = fileURLToPath(new URL("../train", import.meta.url));
+const exec = promisify(execFile);
+const VARIANTS = ["mgie-e2e", "lgie", "inspix2pix"] as const;
+let dir: string;
+
+async function python(...args: string[]): Promise<string> {
+  const { stdout } = await exec(PYTHON, ["-m", "mgie_train", ...args], { cwd: TRAIN_DIR, timeout: 300_000, maxBuffer: 64 << 20 });
+  return stdout;
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "mgie-smoke-"));
+  const gen = await SynthEdit.create({ res: 32 });
+  await writeDataset(singleThreadSource(gen), join(dir, "data"), { split: "train", count: 48, shardSize: 32 });
+  const common = ["--config", "tiny", "--data", join(dir, "data"), "--run", join(dir, "run"), "--batch", "4", "--threads", "1"];
+  await python("all", ...common, "--steps", "3");
+  for (const v of VARIANTS) await python("export", ...common, "--variant", v, "--out", join(dir, v), "--parity");
+}, 600_000);
+
+function tensor(a: NpyArray): ort.Tensor {
+  const values = npyValues(a);
+  const type = a.dtype === "float32" ? "float32" : a.dtype === "int64" ? "int64" : "bool";
+  return new ort.Tensor(type, type === "bool" ? Array.from(values as Uint8Array, (v) => v !== 0) : values, a.shape);
+}
+
+async function npy(path: string): Promise<NpyArray> {
+  return parseNpyArray(await readFile(path), path);
+}
+
+describe.each(VARIANTS)("ONNX export of %s", (variant) => {
+  it("matches PyTorch in onnxruntime-node within 1e-4 relative error, component by component", async () => {
+    const root = join(dir, variant);
+    const cases = JSON.parse(await readFile(join(root, "parity", "index.json"), "utf8")) as {
+      case: string; component: string; inputs: Record<string, string>; outputs: Record<string, string>;
+    }[];
+    const seen = new Set<string>();
+    for (const c of cases) {
+      const session = await ort.InferenceSession.create(join(root, `${c.component}.onnx`), { intraOpNumThreads: 1 });
+      const feeds: Record<string, ort.Tensor> = {};
+      for (const [name, file] of Object.entries(c.inputs)) feeds[name] = tensor(await npy(join(root, "parity", file)));
+      const results = await session.run(feeds);
+      for (const [name, file] of Object.entries(c.outputs)) {
+        const want = npyValues(await npy(join(root, "parity", file))) as Float32Array;
+        const got = results[name].data as Float32Array;
+        expect(got.length, `${c.case}.${name} size`).toBe(want.length);
+        let maxDiff = 0;
+        let maxRef = 0;
+        for (let i = 0; i < want.length; i++) {
+          maxDiff = Math.max(maxDiff, Math.abs(got[i] - want[i]));
+          maxRef = Math.max(maxRef, Math.abs(want[i]));
+        }
+        expect(maxDiff / Math.max(maxRef, 1e-6), `${c.case}.${name}`).toBeLessThan(1e-4);
+      }
+      seen.add(c.case);
+      await session.release();
+    }
+    const expected = variant === "inspix2pix" ? ["vae_encoder", "vae_decoder", "unet", "text_encoder"] : ["vae_encoder", "vae_decoder", "unet", "embed", "lm", "lm_prefill", "lm_step", "edit_head"];
+    if (variant === "mgie-e2e") expected.push("prefix");
+    expect([...seen].sort()).toEqual(expected.sort());
+  });
+
+  it("writes a manifest whose hashes match the files", async () => {
+    const root = join(dir, variant);
+    const manifest = JSON.parse(await readFile(join(root, "manifest.json"), "utf8"));
+    expect(manifest.format).toBe("mgie-model-1");
+    expect(manifest.variant).toBe(variant);
+    for (const c of Object.values(manifest.components) as { file: string; sha256: string; bytes: number }[]) {
+      const bytes = await readFile(join(root, c.file));
+      expect(bytes.length).toBe(c.bytes);
+      expect(createHash("sha256").update(bytes).digest("hex")).toBe(c.sha256);
+    }
+  });
+});
+
+describe.each(VARIANTS)("TypeScript pipeline of %s against the PyTorch reference", (variant) => {
+  it.each(["ddim", "euler-ancestral"] as const)("reaches the same final latent with %s and the same expressive instruction", async (scheduler) => {
+    const p = join(dir, variant, "parity");
+    const fixture = JSON.parse(await readFile(join(p, "pipeline.json"), "utf8")) as { instruction: string; expressive: string; steps: number };
+    const pixels = npyValues(await npy(join(p, "pipeline.pixels.npy"))) as Uint8Array;
+    const noise = npyValues(await npy(join(p, "pipeline.noise.npy"))) as Float32Array;
+    const stepNoise = npyValues(await npy(join(p, "pipeline.step_noise.npy"))) as Float32Array;
+    const want = npyValues(await npy(join(p, `pipeline.${scheduler}.latent.npy`))) as Float32Array;
+    const editor = await MgieEditor.load(join(dir, variant), { threads: 1 });
+    const res = editor.manifest.resolution;
+    const per = noise.length;
+    const steps = Array.from({ length: fixture.steps }, (_, i) => stepNoise.slice(i * per, (i + 1) * per));
+    const [r] = await editor.editBatch([{ image: fromUint8(res, res, pixels), instruction: fixture.instruction }], { steps: fixture.steps, scheduler }, { initial: noise, steps });
+    expect(r.expressiveInstruction).toBe(fixture.expressive);
+    let maxDiff = 0;
+    let maxRef = 0;
+    for (let i = 0; i < want.length; i++) {
+      maxDiff = Math.max(maxDiff, Math.abs(r.latent[i] - want[i]));
+      maxRef = Math.max(maxRef, Math.abs(want[i]));
+    }
+    expect(maxDiff / maxRef).toBeLessThan(1e-3);
+  });
+});
+
+describe("MgieEditor", () => {
+  let editor: MgieEditor;
+  const image = createImage(40, 30, [0.2, 0.5, 0.7]);
+  beforeAll(async () => {
+    editor = await MgieEditor.load(join(dir, "mgie-e2e"), { threads: 1 });
+  });
+
+  it("edits any size of image into the model's resolution, reporting stages and steps", async () => {
+    const seen: EditProgress[] = [];
+    const r = await editor.edit(image, "make it brighter", { steps: 3, onProgress: (p) => seen.push(p) });
+    expect([r.image.width, r.image.height]).toEqual([editor.manifest.resolution, editor.manifest.resolution]);
+    expect(seen.filter((p) => p.stage === "diffusion" && p.step).map((p) => p.step)).toEqual([1, 2, 3]);
+    for (const k of ["preprocess", "mllm", "edit-head", "vae-encode", "diffusion", "vae-decode", "total"]) expect(r.timings[k]).toBeGreaterThanOrEqual(0);
+  });
+
+  it("is reproducible with a seed and batches several edits", async () => {
+    const a = await editor.edit(image, "make it brighter", { steps: 2, seed: 7 });
+    const b = await editor.edit(image, "make it brighter", { steps: 2, seed: 7 });
+    expect(Buffer.from(a.latent.buffer).equals(Buffer.from(b.latent.buffer))).toBe(true);
+    const batch = await editor.editBatch([{ image, instruction: "make it brighter" }, { image, instruction: "add a blue tint" }], { steps: 2 });
+    expect(batch).toHaveLength(2);
+    const given = await editor.edit(image, "fix it", { steps: 2, expressive: "brighten the underexposed photo" });
+    expect(given.expressiveInstruction).toBe("brighten the underexposed photo");
+  });
+
+  it("decodes the same tokens with and without the KV cache", async () => {
+    const md = await loadModelDir(join(dir, "mgie-e2e"));
+    const s = async (n: string) => createSession(md.files[n], 1);
+    const mllm = new Mllm(md.manifest.mllm!, md.tokenizer, { prefix: await s("prefix"), embed: await s("embed"), lm: await s("lm") });
+    const res = md.manifest.resolution;
+    const px = new Rng(3).gaussians(3 * res * res).map((v) => Math.tanh(v));
+    const opts = { temperature: 0, topP: 1, rng: new Rng(0) };
+    const cached = await mllm.imagine(px, res, "remove the biggest object", opts, true);
+    const plain = await mllm.imagine(px, res, "remove the biggest object", opts, false);
+    expect(cached.ids).toEqual(plain.ids);
+    for (let i = 0; i < plain.states.length; i++) expect(Math.abs(cached.states[i] - plain.states[i])).toBeLessThan(1e-4);
+  });
+
+  it("rejects bad input with a clear error", async () => {
+    const bad = async (p: Promise<unknown>, type: Function, message: RegExp) => {
+      await expect(p).rejects.toBeInstanceOf(type);
+      await expect(p).rejects.toThrow(message);
+    };
+    await bad(editor.edit(image, "   "), InvalidArgumentError, /instruction is empty/);
+    await bad(editor.edit(image, "x".repeat(10_000)), InvalidArgumentError, /at most 1000/);
+    await bad(editor.edit(image, "make it brighter ".repeat(50)), InvalidArgumentError, /shorten it/);
+    await bad(editor.edit(image, "ok", { steps: 0 }), InvalidArgumentError, /steps/);
+    await bad(editor.edit(image, "ok", { steps: 10_000 }), InvalidArgumentError, /steps/);
+    await bad(editor.edit(image, "ok", { cfgText: Number.NaN }), InvalidArgumentError, /cfgText/);
+    await bad(editor.edit(image, "ok", { cfgImage: -1 }), InvalidArgumentError, /cfgImage/);
+    await bad(editor.edit(image, "ok", { scheduler: "pndm" as "ddim" }), InvalidArgumentError, /scheduler/);
+    await bad(editor.edit(Buffer.from("not an image"), "ok"), ImageInputError, /not a readable image/);
+    await bad(editor.editBatch([]), InvalidArgumentError, /nothing to edit/);
+    const ac = new AbortController();
+    ac.abort();
+    await expect(editor.edit(image, "ok", { signal: ac.signal })).rejects.toMatchObject({ code: "ABORTED" });
+  });
+
+  it("names what is wrong with a model directory", async () => {
+    await bad(MgieEditor.load(join(dir, "no-such-model")), /not an mgie model directory/);
+    const broken = join(dir, "broken-model");
+    await cp(join(dir, "mgie-e2e"), broken, { recursive: true });
+    const unet = await readFile(join(broken, "unet.onnx"));
+    await writeFile(join(broken, "unet.onnx"), unet.subarray(0, 1000));
+    await bad(MgieEditor.load(broken), /unet.onnx is 1000 bytes.*truncated/);
+    await writeFile(join(broken, "unet.onnx"), Buffer.from(unet).fill(7, 500, 600));
+    await bad(MgieEditor.load(broken), /does not match the sha256/);
+    const manifest = JSON.parse(await readFile(join(broken, "manifest.json"), "utf8"));
+    await writeFile(join(broken, "manifest.json"), JSON.stringify({ ...manifest, format: "mgie-model-9" }));
+    await bad(MgieEditor.load(broken), /format "mgie-model-9"/);
+    async function bad(p: Promise<unknown>, message: RegExp) {
+      await expect(p).rejects.toBeInstanceOf(ModelDirError);
+      await expect(p).rejects.toThrow(message);
+    }
+  });
+});
