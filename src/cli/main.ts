@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from "commander";
 import { MgieError } from "../errors.js";
+import { benchCommand } from "./bench.js";
 import { dataCommand } from "./data.js";
 import { editCommand } from "./edit.js";
 
@@ -11,6 +12,7 @@ const program = new Command("mgie")
 
 program.addCommand(editCommand());
 program.addCommand(dataCommand());
+program.addCommand(benchCommand());
 
 try {
   await program.parseAsync(process.argv);

@@ -47,6 +47,8 @@ export const ManifestSchema = z.object({
     cfg_image: z.number(),
   }),
   components: z.record(z.string(), ComponentSchema),
+  /** FLOPs of one call of each component at batch 1 (for the benchmark). */
+  flops: z.record(z.string(), z.number().nonnegative()).default({}),
   training: z.record(z.string(), z.unknown()),
 });
 export type Manifest = z.infer<typeof ManifestSchema>;

@@ -24,7 +24,7 @@ PLAN = {
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python3 -m mgie_train", description=__doc__)
-    ap.add_argument("stage", choices=["tokenizer", "vae", "latents", "mllm-see", "mllm-ins", "lm-ins", "editor", "all", "eval", "export"])
+    ap.add_argument("stage", choices=["tokenizer", "vae", "latents", "mllm-see", "mllm-ins", "lm-ins", "editor", "all", "eval", "export", "bench"])
     ap.add_argument("--variant", choices=stages.VARIANTS, help="which editor (stage 'editor')")
     ap.add_argument("--config", default="default", choices=sorted(config_mod.CONFIGS))
     ap.add_argument("--data", required=True, help="training dataset folder (mgie data generate --split train)")
@@ -88,6 +88,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{stage}{' ' + variant if variant else ''}] {'done' if ok else 'paused'} after {(time.time() - t0) / 60:.1f} min", flush=True)
         return ok
 
+    if a.stage == "bench":
+        import json
+        import time as _time
+
+        from .pipeline import ReferenceEditor
+
+        ed = ReferenceEditor(cfg, a.run, a.variant)
+        x = data.images([0], "input")
+        ed.edit(x, ["make the odd one out red"], steps=a.steps or cfg.diffusion.sample_steps)  # warm-up
+        times = []
+        for r in range(max(1, a.limit)):
+            t0 = _time.time()
+            ed.edit(x, ["make the odd one out red"], steps=a.steps or cfg.diffusion.sample_steps, seed=r)
+            times.append(_time.time() - t0)
+        times.sort()
+        print(json.dumps({"seconds_per_edit": times[len(times) // 2], "runs": len(times)}))
+        return 0
     if a.stage == "export":
         if not a.variant or not a.out:
             print("mgie_train: stage 'export' needs --variant and --out", file=sys.stderr)

@@ -30,12 +30,49 @@ import torch
 from torch import nn
 
 from . import stages
+from .flops import count as count_flops
 from .config import Config
 from .models.edit_head import EditHeadExport
 from .models.vae import VAEDecode, VAEEncode
 
 OPSET = 14
 FORMAT = "mgie-model-1"
+# Weight tensors at least this large are stored as float16 in the ONNX files (half the size on disk)
+# and cast to float32 when the session loads; computation stays float32.
+FP16_MIN_ELEMENTS = 1024
+
+
+def round_weights_fp16(*modules: nn.Module) -> None:
+    """Rounds the large weights to float16 precision, in place, so that PyTorch computes with
+    exactly the weights the ONNX files store (parity is then exact up to float32 arithmetic)."""
+    with torch.no_grad():
+        for m in modules:
+            for t in list(m.parameters()) + list(m.buffers()):
+                if t.dtype == torch.float32 and t.numel() >= FP16_MIN_ELEMENTS:
+                    t.copy_(t.half().float())
+
+
+def store_fp16(path: str) -> None:
+    """Rewrites an ONNX file so its large float32 initializers are float16 followed by a Cast."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    model = onnx.load(path)
+    g = model.graph
+    casts = []
+    for init in g.initializer:
+        if init.data_type != TensorProto.FLOAT:
+            continue
+        arr = numpy_helper.to_array(init)
+        if arr.size < FP16_MIN_ELEMENTS:
+            continue
+        name = init.name
+        init.CopyFrom(numpy_helper.from_array(arr.astype(np.float16), name + "__fp16"))
+        casts.append(helper.make_node("Cast", [name + "__fp16"], [name], to=TensorProto.FLOAT, name=name + "__cast"))
+    for node in reversed(casts):
+        g.node.insert(0, node)
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
 
 
 class Prefix(nn.Module):
@@ -87,6 +124,7 @@ def _pipeline_fixture(cfg: Config, run_dir: str, variant: str, pdir: str, g: tor
     from .pipeline import ReferenceEditor
 
     ed = ReferenceEditor(cfg, run_dir, variant)
+    round_weights_fp16(ed.vae, *ed.models.values())
     res, steps = cfg.res, 4
     pixels = torch.randint(0, 256, (res, res, 3), generator=g, dtype=torch.uint8)
     image = (pixels.float() / 127.5 - 1.0).permute(2, 0, 1).unsqueeze(0)
@@ -112,6 +150,7 @@ def export(cfg: Config, run_dir: str, variant: str, out: str, parity: bool = Fal
     """Writes the model directory `out` for one trained editor; returns its manifest."""
     vae, scale = stages.load_vae(cfg, run_dir)
     models, tok = stages.load_editor(cfg, run_dir, variant)
+    round_weights_fp16(vae, *models.values())
     if os.path.isdir(out):
         shutil.rmtree(out)
     os.makedirs(out)
@@ -122,6 +161,8 @@ def export(cfg: Config, run_dir: str, variant: str, out: str, parity: bool = Fal
     res, lres, lc = cfg.res, cfg.latent_res, cfg.vae.latent_channels
     files: dict[str, dict] = {}
     cases: list[dict] = []
+    # FLOPs of one call at batch 1 (the lm entry: one decoded token after a typical prompt).
+    flops: dict[str, int] = {}
 
     def parity_case(case: str, name: str, module: nn.Module, args: tuple, inputs: list[str], outputs: list[str]) -> None:
         """Saves inputs and PyTorch's outputs of one call of component `name` as .npy files."""
@@ -139,6 +180,7 @@ def export(cfg: Config, run_dir: str, variant: str, out: str, parity: bool = Fal
     def component(name: str, module: nn.Module, args: tuple, inputs: list[str], outputs: list[str], dynamic: dict) -> None:
         path = os.path.join(out, f"{name}.onnx")
         _export(module, args, path, inputs, outputs, dynamic)
+        store_fp16(path)
         files[name] = {"file": f"{name}.onnx", "bytes": os.path.getsize(path), "sha256": _sha256(path),
                        "inputs": inputs, "outputs": outputs}
         if parity:
@@ -152,11 +194,15 @@ def export(cfg: Config, run_dir: str, variant: str, out: str, parity: bool = Fal
     unet_in = (torch.randn(3, 2 * lc, lres, lres, generator=g), torch.tensor([999.0, 500.5, 3.0]), torch.randn(3, L, ctx, generator=g))
     component("unet", models["unet"], unet_in, ["latent", "timestep", "context"], ["noise"],
               {"latent": {0: "batch"}, "timestep": {0: "batch"}, "context": {0: "batch"}, "noise": {0: "batch"}})
+    flops["vae_encoder"] = count_flops(VAEEncode(vae, scale), img[:1])
+    flops["vae_decoder"] = count_flops(VAEDecode(vae, scale), lat[:1])
+    flops["unet"] = count_flops(models["unet"], *(a[:1] for a in unet_in))
 
     if variant == "inspix2pix":
         ids, mask = stages.text_ids(tok, ["make it brighter", "remove the red circle please"], cfg.text_encoder.max_len)
         component("text_encoder", models["text_encoder"], (ids, mask), ["ids", "mask"], ["context"],
                   {"ids": {0: "batch", 1: "tokens"}, "mask": {0: "batch", 1: "tokens"}, "context": {0: "batch"}})
+        flops["text_encoder"] = count_flops(models["text_encoder"], ids[:1], mask[:1])
     else:
         mllm = models["mllm"]
         mc = cfg.mllm
@@ -181,6 +227,11 @@ def export(cfg: Config, run_dir: str, variant: str, out: str, parity: bool = Fal
         component("edit_head", EditHeadExport(models["edit_head"], mllm.img_embeddings()),
                   (torch.randn(2, mc.num_img_tokens, mc.dim, generator=g),), ["img_hidden"], ["context"],
                   {"img_hidden": {0: "batch"}, "context": {0: "batch"}})
+        if mllm.vision is not None:
+            flops["prefix"] = count_flops(Prefix(mllm), img[:1])
+        typical = mllm.num_prefix + 24  # prefix + a typical prompt: the cache one decoded token attends to
+        flops["lm"] = count_flops(LM(mllm), torch.randn(1, 1, mc.dim), torch.zeros(mc.layers, 1, mc.heads, typical, hd), torch.zeros(mc.layers, 1, mc.heads, typical, hd))
+        flops["edit_head"] = count_flops(EditHeadExport(models["edit_head"], mllm.img_embeddings()), torch.zeros(1, mc.num_img_tokens, mc.dim))
 
     tok.save(os.path.join(out, "tokenizer.json"))
     if parity:
@@ -206,6 +257,7 @@ def export(cfg: Config, run_dir: str, variant: str, out: str, parity: bool = Fal
         "diffusion": {"train_steps": d.train_steps, "beta_schedule": "scaled_linear", "beta_start": d.beta_start, "beta_end": d.beta_end,
                       "prediction": "epsilon", "steps": d.sample_steps, "cfg_text": d.cfg_text, "cfg_image": d.cfg_image},
         "components": files,
+        "flops": flops,
         "training": training or {},
         "config": cfg.to_json(),
     }

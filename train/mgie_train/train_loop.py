@@ -51,7 +51,10 @@ def run(
             losses = " ".join(f"{k} {v:.4f}" for k, v in avg.items())
             print(f"[{name}] step {done}/{total_steps} {losses} | {rate:.2f} step/s | ETA {eta / 60:.1f} min", flush=True)
         out_of_time = deadline is not None and time.time() > deadline
-        if done % save_every == 0 or done == total_steps or out_of_time:
+        if done == total_steps:
+            # A finished stage keeps its weights only (a third of the size): nothing resumes it.
+            checkpoint.save(ckpt_path, models, None, done, meta)
+        elif done % save_every == 0 or out_of_time:
             checkpoint.save(ckpt_path, models, optimizer, done, meta)
         if out_of_time and done < total_steps:
             print(f"[{name}] time budget reached at step {done}/{total_steps}; run again to continue", flush=True)

@@ -1,0 +1,128 @@
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import * as ort from "onnxruntime-node";
+import { Rng } from "../data/rng.js";
+import { MgieError } from "../errors.js";
+import { createImage, type RgbImage } from "../image/raster.js";
+import { MgieEditor } from "../pipeline/editor.js";
+
+const PEAK_MODEL = fileURLToPath(new URL("../../assets/bench/matmul.onnx", import.meta.url));
+const TRAIN_DIR = fileURLToPath(new URL("../../train", import.meta.url));
+
+export interface BenchmarkOptions {
+  model: string;
+  steps: number;
+  repeats: number;
+  threads?: number;
+  batches: number[];
+  /** A training run folder: also time the PyTorch reference pipeline on the same weights. */
+  pytorchRun?: string;
+  pytorchData?: string;
+  python?: string;
+  log?: (line: string) => void;
+}
+
+/** ONNX Runtime's throughput on a 1024 x 1024 float32 matrix product: the machine's practical peak. */
+export async function measurePeak(threads?: number): Promise<number> {
+  const s = await ort.InferenceSession.create(PEAK_MODEL, { intraOpNumThreads: threads ?? 0 });
+  const n = 1024;
+  const a = new ort.Tensor("float32", new Rng(1).gaussians(n * n), [n, n]);
+  await s.run({ a, b: a });
+  let best = Infinity;
+  for (let r = 0; r < 5; r++) {
+    const t0 = performance.now();
+    for (let i = 0; i < 4; i++) await s.run({ a, b: a });
+    best = Math.min(best, (performance.now() - t0) / 4);
+  }
+  await s.release();
+  return (2 * n ** 3) / (best / 1000) / 1e9;
+}
+
+function testImage(res: number): RgbImage {
+  const rng = new Rng(5);
+  const img = createImage(res, res);
+  for (let i = 0; i < img.data.length; i++) img.data[i] = 0.3 + 0.4 * rng.next();
+  return img;
+}
+
+function median(v: number[]): number {
+  const s = [...v].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+/** Runs the benchmark and returns it as a Markdown report. */
+export async function benchmark(o: BenchmarkOptions): Promise<string> {
+  const log = o.log ?? (() => {});
+  const out: string[] = [];
+  log("measuring the ONNX Runtime peak (1024^3 matmul)...");
+  const peak = await measurePeak(o.threads);
+  const editor = await MgieEditor.load(o.model, { threads: o.threads });
+  const m = editor.manifest;
+  const flops = m.flops;
+  const image = testImage(m.resolution);
+  const instruction = "make the odd one out red";
+  log("warming up...");
+  await editor.edit(image, instruction, { steps: o.steps });
+
+  log(`timing ${o.repeats} single edits at ${o.steps} steps...`);
+  const runs: Record<string, number>[] = [];
+  let tokens = 0;
+  for (let r = 0; r < o.repeats; r++) {
+    const res = await editor.edit(image, instruction, { steps: o.steps, seed: r });
+    runs.push(res.timings);
+    tokens = editor.tokenizer.promptIds(instruction).length + editor.tokenizer.encode(res.expressiveInstruction).length + (m.mllm?.num_img_tokens ?? 0);
+  }
+  const stageFlops: Record<string, number> = {
+    mllm: (flops.prefix ?? 0) + tokens * (flops.lm ?? 0),
+    "edit-head": 2 * (flops.edit_head ?? flops.text_encoder ?? 0),
+    "vae-encode": flops.vae_encoder ?? 0,
+    diffusion: o.steps * 3 * (flops.unet ?? 0),
+    "vae-decode": flops.vae_decoder ?? 0,
+  };
+  out.push(`Model: ${m.name} (${m.variant}), ${m.resolution}x${m.resolution}, ${o.steps} steps, ${o.threads ?? "all"} threads.`);
+  out.push(`ONNX Runtime peak on this machine (1024^3 float32 matmul): **${peak.toFixed(0)} GFLOP/s**.`, "");
+  out.push("| stage | median ms | GFLOP | GFLOP/s | share of peak |", "|---|---|---|---|---|");
+  for (const stage of ["preprocess", "mllm", "edit-head", "vae-encode", "diffusion", "vae-decode", "total"]) {
+    const ms = median(runs.map((t) => t[stage] ?? 0));
+    const gf = stage === "total" ? Object.values(stageFlops).reduce((a, b) => a + b, 0) / 1e9 : (stageFlops[stage] ?? 0) / 1e9;
+    const rate = gf > 0 ? gf / (ms / 1000) : 0;
+    out.push(`| ${stage} | ${ms.toFixed(1)} | ${gf > 0 ? gf.toFixed(3) : "–"} | ${gf > 0 ? rate.toFixed(1) : "–"} | ${gf > 0 ? `${((100 * rate) / peak).toFixed(0)}%` : "–"} |`);
+  }
+  const single = median(runs.map((t) => t.total));
+
+  out.push("", "| batch | seconds per batch | seconds per edit | edits/s |", "|---|---|---|---|");
+  for (const b of o.batches) {
+    log(`timing a batch of ${b}...`);
+    const items = Array.from({ length: b }, () => ({ image, instruction }));
+    const times: number[] = [];
+    for (let r = 0; r < Math.max(1, Math.min(o.repeats, 3)); r++) {
+      const t0 = performance.now();
+      await editor.editBatch(items, { steps: o.steps, seed: r });
+      times.push(performance.now() - t0);
+    }
+    const s = median(times) / 1000;
+    out.push(`| ${b} | ${s.toFixed(2)} | ${(s / b).toFixed(3)} | ${(b / s).toFixed(2)} |`);
+  }
+  out.push("", `Peak resident memory of this process: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB.`);
+
+  if (o.pytorchRun) {
+    log("timing the PyTorch reference pipeline on the same weights...");
+    const py = o.python ?? process.env.MGIE_PYTHON ?? "/usr/bin/python3";
+    const config = typeof m.training.config === "string" ? m.training.config : "default";
+    const args = ["-m", "mgie_train", "bench", "--config", config, "--variant", m.variant, "--run", o.pytorchRun, "--data", o.pytorchData ?? "", "--steps", String(o.steps), "--limit", String(o.repeats)];
+    if (o.threads) args.push("--threads", String(o.threads));
+    let stdout: string;
+    try {
+      ({ stdout } = await promisify(execFile)(py, args, { cwd: TRAIN_DIR, timeout: 1_800_000 }));
+    } catch (e) {
+      throw new MgieError("BENCH_PYTORCH", `the PyTorch reference run failed: ${(e as { stderr?: string }).stderr?.trim() || (e as Error).message}`);
+    }
+    const ref = JSON.parse(stdout.trim().split("\n").pop()!) as { seconds_per_edit: number };
+    out.push("", "| pipeline, same weights and settings, batch 1 | seconds per edit |", "|---|---|");
+    out.push(`| TypeScript (onnxruntime-node) | ${(single / 1000).toFixed(3)} |`);
+    out.push(`| PyTorch reference (train/mgie_train/pipeline.py) | ${ref.seconds_per_edit.toFixed(3)} |`);
+    out.push(`| **speed-up** | **${(ref.seconds_per_edit / (single / 1000)).toFixed(2)}x** |`);
+  }
+  return out.join("\n");
+}
