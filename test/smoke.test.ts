@@ -86,6 +86,16 @@ describe.each(VARIANTS)("ONNX export of %s", (variant) => {
     expect([...seen].sort()).toEqual(expected.sort());
   });
 
+  it("tokenizes exactly as the training side does", async () => {
+    const md = await loadModelDir(join(dir, variant));
+    const cases = JSON.parse(await readFile(join(dir, variant, "parity", "tokenizer.json"), "utf8")) as { text: string; ids: number[]; prompt: number[] }[];
+    for (const c of cases) {
+      expect(md.tokenizer.encode(c.text), c.text).toEqual(c.ids);
+      expect(md.tokenizer.promptIds(c.text)).toEqual(c.prompt);
+      expect(md.tokenizer.decode(c.ids)).toBe(c.text);
+    }
+  });
+
   it("writes a manifest whose hashes match the files", async () => {
     const root = join(dir, variant);
     const manifest = JSON.parse(await readFile(join(root, "manifest.json"), "utf8"));

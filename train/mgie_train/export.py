@@ -236,6 +236,10 @@ def export(cfg: Config, run_dir: str, variant: str, out: str, parity: bool = Fal
     tok.save(os.path.join(out, "tokenizer.json"))
     if parity:
         _pipeline_fixture(cfg, run_dir, variant, pdir, g)
+        texts = ["make it brighter", "Remove the BIGGEST object!!", "  two  spaces\tand a tab ", "Ünïcødé wörds 🎨 日本語",
+                 "what will this image be like if fix the lighting", "", "recolour the odd one out to ultramarine-ish"]
+        with open(os.path.join(pdir, "tokenizer.json"), "w", encoding="utf-8") as f:
+            json.dump([{"text": t, "ids": tok.encode(t), "prompt": tok.prompt_ids(t)} for t in texts], f, ensure_ascii=False)
         with open(os.path.join(pdir, "index.json"), "w") as f:
             json.dump(cases, f, indent=2)
     d = cfg.diffusion
