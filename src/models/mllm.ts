@@ -1,7 +1,7 @@
 import type { InferenceSession } from "onnxruntime-node";
 import type { Rng } from "../data/rng.js";
 import { InvalidArgumentError } from "../errors.js";
-import { f32, i64, run } from "./onnx.js";
+import { concatFloat32, f32, i64, run } from "./onnx.js";
 import type { Manifest } from "./modelDir.js";
 import type { Tokenizer } from "./tokenizer.js";
 
@@ -63,7 +63,7 @@ export class Mllm {
     const ids = this.tok.encode(expressive.trim());
     if (ids.length > cap) throw new InvalidArgumentError(`the expressive instruction is ${ids.length} tokens; at most ${cap}`);
     const tail = [...prompt, ...ids, ...this.tok.imgTokens().slice(0, n - 1)];
-    const embeds = concat(await this.prefixEmbeds(image, res), await this.embed(tail));
+    const embeds = concatFloat32(await this.prefixEmbeds(image, res), await this.embed(tail));
     const total = embeds.length / dim;
     const out = await run(this.sessions.lm, {
       embeds: f32(embeds, [1, total, dim]),
@@ -77,13 +77,13 @@ export class Mllm {
   async imagine(image: Float32Array | null, res: number, instruction: string, opts: DecodeOptions, useCache = true): Promise<Imagination> {
     const { dim, layers, heads, head_dim: hd, num_img_tokens: n, max_new_tokens: cap } = this.cfg;
     const prompt = this.checkPrompt(instruction);
-    const first = concat(await this.prefixEmbeds(image, res), await this.embed(prompt));
+    const first = concatFloat32(await this.prefixEmbeds(image, res), await this.embed(prompt));
     let past: { k: Float32Array; v: Float32Array; len: number } = { k: new Float32Array(0), v: new Float32Array(0), len: 0 };
     let seq: Float32Array = new Float32Array(0);
     const step = async (embeds: Float32Array): Promise<{ logits: Float32Array; hidden: Float32Array }> => {
       if (!useCache) {
         // Without the cache each call re-reads the whole sequence: the reference the cache is tested against.
-        seq = concat(seq, embeds);
+        seq = concatFloat32(seq, embeds);
         past = { k: new Float32Array(0), v: new Float32Array(0), len: 0 };
         embeds = seq;
       }
@@ -112,16 +112,6 @@ export class Mllm {
     }
     return { ids, text: this.tok.decode(ids), states };
   }
-}
-
-function concat(...parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 function lastRow(data: Float32Array, width: number): Float32Array {

@@ -33,3 +33,14 @@ export async function run(session: ort.InferenceSession, feeds: Record<string, o
   }
   return res;
 }
+
+/** Concatenates float32 arrays (e.g. embeddings along the sequence, items along the batch). */
+export function concatFloat32(...parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}

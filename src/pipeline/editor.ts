@@ -8,7 +8,7 @@ import { readImage } from "../image/io.js";
 import { fromUint8, toUint8, type RgbImage } from "../image/raster.js";
 import { Mllm, type Imagination } from "../models/mllm.js";
 import { loadModelDir, type Manifest, type ModelDir } from "../models/modelDir.js";
-import { bool, createSession, f32, i64, run } from "../models/onnx.js";
+import { bool, concatFloat32, createSession, f32, i64, run } from "../models/onnx.js";
 import type { Tokenizer } from "../models/tokenizer.js";
 import { DDIMScheduler } from "../schedulers/ddim.js";
 import { EulerAncestralScheduler } from "../schedulers/eulerAncestral.js";
@@ -139,7 +139,7 @@ export class MgieEditor {
     const res = m.resolution;
 
     const pixels = await timed("preprocess", async () => Promise.all(items.map((it) => this.preprocess(it.image))));
-    const batchPixels = concatAll(pixels);
+    const batchPixels = concatFloat32(...pixels);
 
     const { u, nullU, texts } = await this.condition(pixels, instructions, o, timed);
 
@@ -222,7 +222,7 @@ export class MgieEditor {
     });
     return timed("edit-head", async () => {
       const n = cfg.num_img_tokens;
-      const states = concatAll(imaginations.map((im) => im.states));
+      const states = concatFloat32(...imaginations.map((im) => im.states));
       const u = (await run(this.s.edit_head, { img_hidden: f32(states, [instructions.length, n, cfg.dim]) })).context.data;
       const nullU = (await run(this.s.edit_head, { img_hidden: f32(new Float32Array(n * cfg.dim), [1, n, cfg.dim]) })).context.data;
       return { u, nullU, texts: imaginations.map((im) => im.text) };
@@ -281,16 +281,6 @@ export class MgieEditor {
     }
     return x;
   }
-}
-
-function concatAll(parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 /** NCHW [-1,1] -> RGB images in [0,1]. */
