@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import * as ort from "onnxruntime-node";
+import sharp from "sharp";
 import { beforeAll, describe, expect, it } from "vitest";
 import { writeDataset } from "../src/data/dataset.js";
 import { npyValues, parseNpyArray, type NpyArray } from "../src/data/npy.js";
@@ -130,6 +131,56 @@ describe.each(VARIANTS)("TypeScript pipeline of %s against the PyTorch reference
       maxRef = Math.max(maxRef, Math.abs(want[i]));
     }
     expect(maxDiff / maxRef).toBeLessThan(1e-3);
+  });
+});
+
+describe("mgie edit (the CLI)", () => {
+  const CLI = fileURLToPath(new URL("../dist/cli/main.js", import.meta.url));
+  const mgie = async (...args: string[]) => {
+    try {
+      const r = await exec(process.execPath, [CLI, ...args], { timeout: 120_000 });
+      return { code: 0, stdout: r.stdout, stderr: r.stderr };
+    } catch (e) {
+      const err = e as { code: number; stdout: string; stderr: string };
+      return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+    }
+  };
+
+  it("edits one image, a folder and a JSONL batch", async () => {
+    const model = join(dir, "mgie-e2e");
+    const photos = join(dir, "photos");
+    await cp(fileURLToPath(new URL("../assets/photos/darknet", import.meta.url)), photos, { recursive: true });
+    const one = await mgie("edit", join(photos, "dog.jpg"), "make it brighter", "--model", model, "--steps", "2", "-o", join(dir, "dog.png"), "--json", "--size", "96");
+    expect(one.code, one.stderr).toBe(0);
+    const r = JSON.parse(one.stdout.trim());
+    expect(r.output).toBe(join(dir, "dog.png"));
+    expect(typeof r.expressiveInstruction).toBe("string");
+    expect((await sharp(join(dir, "dog.png")).metadata()).width).toBe(96);
+    const folder = await mgie("edit", photos, "add a blue tint", "--model", model, "--steps", "1", "-o", join(dir, "edited"), "--batch-size", "4");
+    expect(folder.code, folder.stderr).toBe(0);
+    expect(folder.stdout).toMatch(/edited 6 images/);
+    await writeFile(join(dir, "jobs.jsonl"), JSON.stringify({ image: "photos/dog.jpg", instruction: "flip it", output: "out/flipped.webp" }) + "\n");
+    const jsonl = await mgie("edit", join(dir, "jobs.jsonl"), "--model", model, "--steps", "1");
+    expect(jsonl.code, jsonl.stderr).toBe(0);
+    expect((await sharp(join(dir, "out", "flipped.webp")).metadata()).format).toBe("webp");
+  });
+
+  it("explains bad input without a stack trace", async () => {
+    const model = join(dir, "mgie-e2e");
+    const cases: [string[], RegExp][] = [
+      [["edit", join(dir, "nope.jpg"), "x", "--model", model], /no such file or folder/],
+      [["edit", join(dir, "jobs.jsonl"), "--model", join(dir, "nowhere")], /not an mgie model directory/],
+      [["edit", join(dir, "photos", "dog.jpg"), "  ", "--model", model], /instruction is empty/],
+      [["edit", join(dir, "photos", "dog.jpg"), "x", "--model", model, "--steps", "0"], /steps/],
+      [["edit", join(dir, "photos", "dog.jpg"), "x", "--model", model, "--cfg-text", "abc"], /--cfg-text must be a number/],
+      [["edit", join(dir, "photos", "dog.jpg"), "x", "--model", model, "-o", join(dir, "out.gif")], /use a .png, .jpg or .webp/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await mgie(...args);
+      expect(r.code, args.join(" ")).not.toBe(0);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    }
   });
 });
 
