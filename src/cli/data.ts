@@ -7,6 +7,7 @@ import { SynthEditPool } from "../data/pool.js";
 import { contactSheet, pickBalanced, type SheetItem } from "../data/preview.js";
 import { SPLITS, TEST_SPLIT_SIZE, type Split } from "../data/splits.js";
 import { DEFAULT_RES, GENERATOR_VERSION, SynthEdit } from "../data/synthedit.js";
+import { MgieEditor } from "../pipeline/editor.js";
 import { progressBar } from "./progress.js";
 
 function int(name: string) {
@@ -54,28 +55,47 @@ export function dataCommand(): Command {
     .addOption(splitOption())
     .option("--count <n>", "examples on the sheet", int("--count"), 16)
     .option("--start <i>", "first index to consider", int("--start"), 0)
-    .option("--res <px>", "image side in pixels when generating", int("--res"), DEFAULT_RES)
+    .option("--res <px>", "image side in pixels when generating (with --model: the model's)", int("--res"), DEFAULT_RES)
     .option("--photos <dir>", "folder of imported photos", DEFAULT_PHOTO_DIR)
     .option("--dataset <dir>", "show examples of a generated dataset folder instead of generating")
     .option("--columns <n>", "examples per row", int("--columns"), 2)
     .option("--in-order", "take consecutive examples instead of a mix balanced over kinds and ambiguity")
+    .option("--model <dir>", "also edit each input with this model: panels become input | output | target")
+    .option("--steps <n>", "diffusion steps for --model", int("--steps"))
     .option("-o, --out <file>", "output PNG", "synthedit-preview.png")
-    .action(async (o: { split: Split; count: number; start: number; res: number; photos: string; dataset?: string; columns: number; inOrder?: boolean; out: string }) => {
+    .action(async (o: { split: Split; count: number; start: number; res: number; photos: string; dataset?: string; columns: number; inOrder?: boolean; model?: string; steps?: number; out: string }) => {
       if (o.count < 1 || o.count > 200) throw new CommanderArgError("--count must be from 1 to 200");
+      // With a model, examples are generated at the model's resolution.
+      const editor = o.model ? await MgieEditor.load(o.model) : null;
+      const res = editor?.manifest.resolution ?? o.res;
       let items: SheetItem[];
       if (o.dataset) {
         const ds = await SynthEditDataset.open(o.dataset);
         items = [];
         for (let i = o.start; i < Math.min(ds.length, o.start + o.count); i++) {
           const ex = await ds.get(i);
-          items.push({ ...ex.entry, input: ex.input, target: ex.target });
+          items.push({ ...ex.entry, images: [ex.input, ex.target] });
         }
         if (items.length === 0) throw new CommanderArgError(`--start ${o.start} is past the end of the dataset (${ds.length} examples)`);
       } else {
-        const gen = await SynthEdit.create({ res: o.res, photoDir: o.photos });
-        items = o.inOrder
+        const gen = await SynthEdit.create({ res, photoDir: o.photos });
+        const examples = o.inOrder
           ? await Promise.all(Array.from({ length: o.count }, (_, i) => gen.example(o.split, o.start + i)))
           : await pickBalanced(gen, o.split, o.start, o.count);
+        items = examples.map((ex) => ({ ...ex, images: [ex.input, ex.target] }));
+      }
+      if (editor) {
+        const bar = progressBar("editing", items.length);
+        try {
+          for (const [i, it] of items.entries()) {
+            const r = await editor.edit(it.images[0], it.instruction, { steps: o.steps, seed: i });
+            it.images = [it.images[0], r.image, it.images[1]];
+            it.note = `${editor.manifest.name}: ${r.expressiveInstruction}`;
+            bar.update(i + 1);
+          }
+        } finally {
+          bar.stop();
+        }
       }
       await writeFile(o.out, await contactSheet(items, { columns: o.columns }));
       console.log(`wrote a contact sheet of ${items.length} examples to ${o.out}`);

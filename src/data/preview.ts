@@ -3,7 +3,7 @@ import { toUint8, type RgbImage } from "../image/raster.js";
 import type { EditExample, EditKind } from "./example.js";
 import type { Split } from "./splits.js";
 
-/** One example as the contact sheet shows it. */
+/** One example as the contact sheet shows it: its images side by side, then its text. */
 export interface SheetItem {
   id: string;
   kind: EditKind;
@@ -11,12 +11,13 @@ export interface SheetItem {
   instruction: string;
   expressive: string;
   ambiguity: string | null;
-  input: RgbImage;
-  target: RgbImage;
+  /** Panels left to right, e.g. [input, target] or [input, output, target]. */
+  images: RgbImage[];
+  /** A line under the images for model outputs, e.g. "MGIE: brighten the underexposed photo". */
+  note?: string;
 }
 
 const PAD = 10;
-const TEXT_LINES = 3;
 const LINE = 17;
 
 function xml(s: string): string {
@@ -34,10 +35,12 @@ function clip(s: string, chars: number): string {
 export async function contactSheet(items: readonly SheetItem[], options: { columns?: number; scale?: number } = {}): Promise<Buffer> {
   if (items.length === 0) throw new RangeError("a contact sheet needs at least one example");
   const columns = Math.max(1, Math.min(options.columns ?? 2, items.length));
-  const res = items[0].input.width;
+  const res = items[0].images[0].width;
+  const panels = Math.max(...items.map((it) => it.images.length));
   const side = Math.round(res * (options.scale ?? 2));
-  const cellW = 2 * side + 3 * PAD;
-  const cellH = side + PAD * 2 + TEXT_LINES * LINE + 4;
+  const cellW = panels * side + (panels + 1) * PAD;
+  const textLines = items.some((it) => it.note) ? 4 : 3;
+  const cellH = side + PAD * 2 + textLines * LINE + 4;
   const rows = Math.ceil(items.length / columns);
   const width = columns * cellW;
   const height = rows * cellH;
@@ -48,7 +51,7 @@ export async function contactSheet(items: readonly SheetItem[], options: { colum
   for (const [n, it] of items.entries()) {
     const x = (n % columns) * cellW;
     const y = Math.floor(n / columns) * cellH;
-    for (const [k, img] of [it.input, it.target].entries()) {
+    for (const [k, img] of it.images.entries()) {
       const png = await sharp(Buffer.from(toUint8(img).buffer), { raw: { width: img.width, height: img.height, channels: 3 } })
         .resize(side, side, { kernel: "nearest" })
         .png()
@@ -62,6 +65,7 @@ export async function contactSheet(items: readonly SheetItem[], options: { colum
       `<text x="${x + PAD}" y="${ty + LINE}" font-size="14" fill="#111">${xml(clip(`“${it.instruction}”`, chars))}</text>`,
       `<text x="${x + PAD}" y="${ty + 2 * LINE}" font-size="14" fill="#1a5276">${xml(clip(`→ ${it.expressive}`, chars))}</text>`,
     );
+    if (it.note) text.push(`<text x="${x + PAD}" y="${ty + 3 * LINE}" font-size="14" fill="#7d3c98">${xml(clip(it.note, chars))}</text>`);
   }
   const svg = `<svg width="${width}" height="${height}" xmlns="http://www.w3.org/2000/svg" font-family="DejaVu Sans, sans-serif">${text.join("")}</svg>`;
   layers.push({ input: Buffer.from(svg), left: 0, top: 0 });

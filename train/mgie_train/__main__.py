@@ -18,7 +18,7 @@ PLAN = {
     "mllm-see": dict(steps=600, batch=32, lr=1e-3),
     "mllm-ins": dict(steps=900, batch=32, lr=5e-4),
     "lm-ins": dict(steps=600, batch=32, lr=1e-3),
-    "editor": dict(steps=1400, batch=32, lr=3e-4),
+    "editor": dict(steps=800, batch=32, lr=3e-4),
 }
 
 
