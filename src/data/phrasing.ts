@@ -17,8 +17,3 @@ export function amountWords(percent: number): { adverb: string; number: string }
   const adverb = percent <= 20 ? "a little" : percent >= 60 ? "a lot" : "";
   return { adverb, number: `${percent}%` };
 }
-
-/** Joins words, dropping empty ones. */
-export function words(...parts: string[]): string {
-  return parts.filter((p) => p.length > 0).join(" ");
-}

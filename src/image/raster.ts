@@ -69,9 +69,3 @@ export function fromUint8(width: number, height: number, bytes: Uint8Array): Rgb
   for (let i = 0; i < bytes.length; i++) data[i] = bytes[i] / 255;
   return { width, height, data };
 }
-
-export function meanAbsDiff(a: RgbImage, b: RgbImage): number {
-  let s = 0;
-  for (let i = 0; i < a.data.length; i++) s += Math.abs(a.data[i] - b.data[i]);
-  return s / a.data.length;
-}

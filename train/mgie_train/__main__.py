@@ -24,8 +24,8 @@ PLAN = {
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python3 -m mgie_train", description=__doc__)
-    ap.add_argument("stage", choices=["tokenizer", "vae", "latents", "mllm-see", "mllm-ins", "lm-ins", "editor", "all", "eval", "export", "bench"])
-    ap.add_argument("--variant", choices=stages.VARIANTS, help="which editor (stage 'editor')")
+    ap.add_argument("stage", choices=["tokenizer", "vae", "latents", "mllm-see", "mllm-ins", "lm-ins", "editor", "all", "eval", "eval-lm", "export", "bench"])
+    ap.add_argument("--variant", choices=stages.VARIANTS + ("mllm-ins", "lm-ins"), help="which editor (stages editor, eval, export, bench); for eval-lm: mllm-ins or lm-ins")
     ap.add_argument("--config", default="default", choices=sorted(config_mod.CONFIGS))
     ap.add_argument("--data", required=True, help="training dataset folder (mgie data generate --split train)")
     ap.add_argument("--test-data", help="test dataset folder, for the VAE's PSNR")
@@ -88,6 +88,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{stage}{' ' + variant if variant else ''}] {'done' if ok else 'paused'} after {(time.time() - t0) / 60:.1f} min", flush=True)
         return ok
 
+    if a.stage == "eval-lm":
+        from .evaluate import evaluate_lm
+
+        name = a.variant if a.variant in ("mllm-ins", "lm-ins", "mllm-see") else "mllm-ins"
+        for k, r in evaluate_lm(cfg, a.run, name, data, a.limit).items():
+            print(f"{name} {k}: {100 * r['exact']:.1f}% exact of {r['n']}")
+        return 0
     if a.stage == "bench":
         import json
         import time as _time

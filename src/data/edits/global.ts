@@ -30,7 +30,7 @@ interface Defect {
   families: string[];
 }
 
-export const GLOBAL_FAMILIES: Record<string, string[]> = {
+const GLOBAL_FAMILIES: Record<string, string[]> = {
   "fix-lighting": ["fix the lighting", "the exposure is off, fix it", "correct the exposure", "make the lighting look right", "fix the brightness"],
   "fix-colour": ["fix the colours", "the colours look wrong", "correct the white balance", "make the colours look natural", "fix the colour balance"],
   enhance: ["make it look better", "enhance this photo", "fix this photo", "improve the picture", "make it look professional", "touch it up"],

@@ -239,7 +239,7 @@ function explicitEdit(rng: Rng, res: number): { scene: SceneObject[]; change: Ch
   return change ? { scene, change } : null;
 }
 
-export const LOCAL_FAMILIES: Record<string, string[]> = {
+const LOCAL_FAMILIES: Record<string, string[]> = {
   "odd-shape": ["make the odd one out {c}", "recolour the shape that doesn't belong {c}", "paint the odd shape {c}", "colour the different one {c}"],
   "odd-colour": ["make the odd colour match the rest", "make them all the same colour", "recolour the one that doesn't match", "make all the shapes one colour"],
   biggest: ["remove the biggest object", "get rid of the largest shape", "delete the biggest one", "take out the largest thing"],

@@ -56,8 +56,3 @@ export function positionOf(cx: number, cy: number, res: number): Position {
   const row = Math.min(2, Math.floor((cy / res) * 3));
   return POSITIONS[row * 3 + col];
 }
-
-export function positionCentre(p: Position, res: number): [number, number] {
-  const i = POSITIONS.indexOf(p);
-  return [((i % 3) + 0.5) * (res / 3), (Math.floor(i / 3) + 0.5) * (res / 3)];
-}
