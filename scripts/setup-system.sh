@@ -3,7 +3,7 @@
 # and the training side's Python (PyTorch, ONNX, numpy, and the threaded OpenBLAS without which
 # PyTorch's matrix products run several times slower). Safe to run again; needs root or sudo.
 set -euo pipefail
-packages=(fonts-dejavu-core python3 python3-numpy python3-torch python3-onnx libopenblas0-pthread)
+packages=(fonts-dejavu-core python3 python3-numpy python3-torch python3-onnx libopenblas0-pthread chromium)
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p"); done
 if [ ${#missing[@]} -eq 0 ]; then

@@ -16,3 +16,4 @@ export { EulerAncestralScheduler } from "./schedulers/eulerAncestral.js";
 export type { Scheduler } from "./schedulers/scheduler.js";
 export { Tokenizer } from "./models/tokenizer.js";
 export { loadModelDir, ModelDirError, type Manifest, type ModelDir } from "./models/modelDir.js";
+export { createServer } from "./server/app.js";

@@ -4,6 +4,7 @@ import { MgieError } from "../errors.js";
 import { benchCommand } from "./bench.js";
 import { dataCommand } from "./data.js";
 import { editCommand } from "./edit.js";
+import { serveCommand } from "./serve.js";
 
 const program = new Command("mgie")
   .description("MGIE: MLLM-guided image editing. Give a photo and a plain instruction, get the edited photo.")
@@ -13,6 +14,7 @@ const program = new Command("mgie")
 program.addCommand(editCommand());
 program.addCommand(dataCommand());
 program.addCommand(benchCommand());
+program.addCommand(serveCommand());
 
 try {
   await program.parseAsync(process.argv);

@@ -1,0 +1,57 @@
+import type { FastifyRequest } from "fastify";
+import { ApiError, UNSUPPORTED_BODY_MESSAGE } from "./httpErrors.js";
+import { EditJsonBodySchema, EditParamsSchema, fromFormFields, parseFields, type EditParams } from "./schemas.js";
+
+/** Multipart text fields are short; this bounds each one (the instruction needs at most 4 KB of UTF-8). */
+export const MAX_FIELD_BYTES = 16 * 1024;
+
+export interface EditSubmission {
+  image: Uint8Array;
+  params: EditParams;
+}
+
+/**
+ * Reads POST /v1/edits: multipart/form-data with an `image` file and text fields, or JSON with the
+ * image in base64. Fields are validated (400 naming the field); the image bytes are not decoded yet.
+ */
+export async function readEditSubmission(request: FastifyRequest): Promise<EditSubmission> {
+  if (request.isMultipart()) return readMultipart(request);
+  if (/^application\/json\b/i.test(request.headers["content-type"] ?? "")) return readJson(request.body);
+  throw new ApiError(415, "UNSUPPORTED_MEDIA_TYPE", UNSUPPORTED_BODY_MESSAGE);
+}
+
+async function readMultipart(request: FastifyRequest): Promise<EditSubmission> {
+  const fields: Record<string, string> = {};
+  let image: Uint8Array | undefined;
+  for await (const part of request.parts()) {
+    if (part.type === "file") {
+      if (part.fieldname !== "image") {
+        await part.toBuffer(); // drain it, so the request can be answered
+        throw new ApiError(400, "INVALID_ARGUMENT", `unexpected file field '${part.fieldname}': send the image as the file field 'image'`, part.fieldname);
+      }
+      image = await part.toBuffer();
+    } else {
+      if (part.fieldname === "image") throw new ApiError(400, "INVALID_ARGUMENT", "image is a text field: send the image as a file (multipart file field 'image')", "image");
+      if (part.valueTruncated) throw new ApiError(400, "INVALID_ARGUMENT", `field '${part.fieldname}' is over ${MAX_FIELD_BYTES} bytes`, part.fieldname);
+      fields[part.fieldname] = String(part.value);
+    }
+  }
+  const params = parseFields(EditParamsSchema, fromFormFields(fields));
+  if (!image) throw new ApiError(400, "INVALID_ARGUMENT", "no image: send the PNG, JPEG or WebP file as the multipart file field 'image'", "image");
+  return { image, params };
+}
+
+const DATA_URL = /^data:[\w/+.-]*;base64,/;
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+function readJson(body: unknown): EditSubmission {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    throw new ApiError(400, "INVALID_ARGUMENT", "the JSON body must be an object: {\"image\": \"<base64>\", \"instruction\": \"...\", ...}");
+  }
+  const { image, ...params } = parseFields(EditJsonBodySchema, body);
+  const base64 = image.replace(DATA_URL, "").replace(/\s+/g, "");
+  if (base64.length % 4 !== 0 || !BASE64.test(base64)) {
+    throw new ApiError(400, "INVALID_ARGUMENT", "image is not valid base64: send the file's bytes base64-encoded, optionally as a data: URL", "image");
+  }
+  return { image: Buffer.from(base64, "base64"), params };
+}

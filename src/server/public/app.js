@@ -1,0 +1,307 @@
+// The mgie web page: pick an image, say what to change, follow the edit live, compare, download,
+// and keep editing from a result. Plain ES module, no build step; it talks to the API in api.js.
+import { ApiError, getModels, getResultImage, jobEvents, submitEdit, token } from "./api.js";
+
+const $ = (id) => document.getElementById(id);
+const form = $("edit-form");
+const fileInput = $("image");
+const instruction = $("instruction");
+const editButton = $("edit-button");
+const statusLine = $("status");
+const progressBar = $("progress");
+const errorLine = $("error");
+
+const STAGES = {
+  preprocess: { label: "Preparing the image", at: 0 },
+  mllm: { label: "Reading the instruction", at: 0.05 },
+  "edit-head": { label: "Imagining the edit", at: 0.1 },
+  "vae-encode": { label: "Encoding the image", at: 0.12 },
+  diffusion: { label: "Editing", at: 0.15 },
+  "vae-decode": { label: "Decoding the result", at: 0.95 },
+};
+
+/**
+ * history: the images edits start from, oldest first: the upload, then each result the user
+ * continued from. `current` is the one the next edit starts from. `result` is the latest edit.
+ */
+const state = { history: [], current: -1, result: null, busy: false };
+
+/* ---------- messages ---------- */
+
+function say(text) {
+  statusLine.textContent = text;
+}
+
+function showError(text) {
+  errorLine.textContent = text;
+  errorLine.hidden = !text;
+}
+
+function showProgress(fraction) {
+  progressBar.hidden = fraction === null;
+  if (fraction !== null) progressBar.value = fraction;
+}
+
+function explain(err) {
+  if (!(err instanceof ApiError)) return `Something went wrong: ${err.message}`;
+  if (err.status === 401) {
+    showTokenForm();
+    return token.get() ? "That access token was not accepted: check it and enter it again." : "This server needs an access token: enter it above.";
+  }
+  if (err.status === 429) return `The server is busy. Try again in ${err.retryAfter ?? "a few"} seconds.`;
+  return capitalise(err.message);
+}
+
+const capitalise = (s) => s.charAt(0).toUpperCase() + s.slice(1);
+
+/* ---------- access token ---------- */
+
+function showTokenForm() {
+  const tokenForm = $("token-form");
+  if (!tokenForm.hidden) return;
+  tokenForm.hidden = false;
+  $("token").focus();
+}
+
+$("token-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  token.set($("token").value.trim());
+  $("token-form").hidden = true;
+  showError("");
+  loadModel();
+  instruction.focus();
+});
+
+/* ---------- model and settings ---------- */
+
+for (const id of ["cfgText", "cfgImage", "steps"]) {
+  const input = $(id);
+  const output = $(`${id}-value`);
+  const update = () => (output.textContent = input.value);
+  input.addEventListener("input", update);
+  update();
+}
+
+$("new-seed").addEventListener("click", () => {
+  $("seed").value = String(Math.floor(Math.random() * 2 ** 32));
+});
+
+async function loadModel() {
+  try {
+    const { models, limits } = await getModels();
+    const m = models[0];
+    $("model-info").textContent = `Model ${m.name} (${m.variant}), ${m.resolution}×${m.resolution} pixels`;
+    $("steps").max = String(limits.maxSteps);
+    instruction.maxLength = limits.maxInstructionChars;
+    setSlider("cfgText", m.defaults.cfgText);
+    setSlider("cfgImage", m.defaults.cfgImage);
+    setSlider("steps", m.defaults.steps);
+    $("scheduler").value = m.defaults.scheduler;
+  } catch (err) {
+    showError(explain(err));
+  }
+}
+
+function setSlider(id, value) {
+  const input = $(id);
+  input.max = String(Math.max(Number(input.max), value));
+  input.value = String(value);
+  input.dispatchEvent(new Event("input"));
+}
+
+/* ---------- input image and history ---------- */
+
+function addToHistory(entry) {
+  // Continuing from an earlier turn replaces the turns after it, as a browser's history does.
+  for (const dropped of state.history.splice(state.current + 1)) URL.revokeObjectURL(dropped.url);
+  state.history.push({ ...entry, url: URL.createObjectURL(entry.blob) });
+  state.current = state.history.length - 1;
+  renderInput();
+}
+
+function chooseFile(file) {
+  if (!file) return;
+  if (!/^image\/(png|jpeg|webp)$/.test(file.type)) {
+    showError(`${file.name} is not a PNG, JPEG or WebP image.`);
+    return;
+  }
+  for (const entry of state.history) URL.revokeObjectURL(entry.url);
+  state.history = [];
+  state.current = -1;
+  addToHistory({ blob: file, title: file.name });
+  showError("");
+  say(`${file.name} is the input. Type an instruction and press Edit.`);
+}
+
+function renderInput() {
+  const entry = state.history[state.current];
+  const preview = $("input-preview");
+  preview.hidden = !entry;
+  if (entry) {
+    preview.src = entry.url;
+    preview.alt = `Input: ${entry.title}`;
+    $("drop-text").textContent = "Drop or choose another image to start over";
+  }
+  renderHistory();
+}
+
+function renderHistory() {
+  const list = $("history");
+  list.replaceChildren(
+    ...state.history.map((entry, i) => {
+      const item = document.createElement("li");
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "history-item";
+      if (i === state.current) button.setAttribute("aria-current", "step");
+      const thumb = document.createElement("img");
+      thumb.src = entry.url;
+      thumb.alt = "";
+      const text = document.createElement("span");
+      const title = document.createElement("strong");
+      title.textContent = i === 0 ? `Original: ${entry.title}` : `Turn ${i}: ${entry.title}`;
+      text.append(title);
+      if (entry.expressive) {
+        const detail = document.createElement("span");
+        detail.textContent = `understood as “${entry.expressive}”`;
+        text.append(detail);
+      }
+      button.append(thumb, text);
+      button.addEventListener("click", () => {
+        state.current = i;
+        renderInput();
+        say(`${i === 0 ? "The original" : `Turn ${i}`} is the input again. Type an instruction and press Edit.`);
+        instruction.focus();
+      });
+      item.append(button);
+      return item;
+    }),
+  );
+  $("history-panel").hidden = state.history.length < 2;
+}
+
+fileInput.addEventListener("change", () => chooseFile(fileInput.files[0]));
+
+const dropZone = $("drop-zone");
+dropZone.addEventListener("dragover", (e) => {
+  e.preventDefault();
+  dropZone.classList.add("dragging");
+});
+dropZone.addEventListener("dragleave", () => dropZone.classList.remove("dragging"));
+dropZone.addEventListener("drop", (e) => {
+  e.preventDefault();
+  dropZone.classList.remove("dragging");
+  chooseFile(e.dataTransfer.files[0]);
+});
+
+/* ---------- editing ---------- */
+
+form.addEventListener("submit", (e) => {
+  e.preventDefault();
+  if (!state.busy) edit();
+});
+
+function setBusy(busy) {
+  state.busy = busy;
+  // aria-disabled rather than disabled: a disabled button would lose the keyboard focus.
+  editButton.setAttribute("aria-disabled", String(busy));
+  editButton.textContent = busy ? "Editing…" : "Edit";
+  form.setAttribute("aria-busy", String(busy));
+}
+
+async function edit() {
+  const input = state.history[state.current];
+  const text = instruction.value.trim();
+  showError("");
+  if (!input) {
+    showError("Choose an image first.");
+    fileInput.focus();
+    return;
+  }
+  if (!text) {
+    showError("Type an instruction first, for example “make it brighter”.");
+    instruction.focus();
+    return;
+  }
+  setBusy(true);
+  say("Sending…");
+  showProgress(0);
+  try {
+    const fields = {
+      instruction: text,
+      steps: $("steps").value,
+      cfgText: $("cfgText").value,
+      cfgImage: $("cfgImage").value,
+      seed: $("seed").value,
+      scheduler: $("scheduler").value,
+    };
+    const job = await submitEdit(new File([input.blob], "input.png", { type: input.blob.type }), fields);
+    const finished = await follow(job);
+    if (finished.status === "failed") throw new ApiError(500, finished.error.code, finished.error.message);
+    const blob = await getResultImage(finished);
+    showResult(input, blob, text, finished);
+    const ms = finished.timings.total;
+    say(`Done in ${ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`}.`);
+  } catch (err) {
+    say("");
+    showError(explain(err));
+  } finally {
+    showProgress(null);
+    setBusy(false);
+  }
+}
+
+/** Follows the job's events until it is done or failed; resolves with the final job. */
+async function follow(job) {
+  for await (const { event, data } of jobEvents(job)) {
+    if (event === "status" && data.status === "queued") {
+      say(data.position === 1 ? "Waiting: next in line." : `Waiting: ${data.position - 1} edits ahead.`);
+    } else if (event === "progress") {
+      const stage = STAGES[data.stage];
+      if (data.stage === "diffusion" && data.steps) {
+        say(`${stage.label}: step ${data.step} of ${data.steps}`);
+        showProgress(stage.at + (0.95 - stage.at) * (data.step / data.steps));
+      } else {
+        say(`${stage.label}…`);
+        showProgress(stage.at);
+      }
+    } else if (event === "done" || event === "failed") {
+      return data;
+    }
+  }
+  throw new Error("the server ended the progress stream before the edit finished; reload to check");
+}
+
+function showResult(input, blob, text, job) {
+  if (state.result) URL.revokeObjectURL(state.result.url);
+  const url = URL.createObjectURL(blob);
+  state.result = { blob, url, instruction: text, expressive: job.expressiveInstruction };
+  $("before").src = input.url;
+  $("after").src = url;
+  $("expressive").textContent = job.expressiveInstruction;
+  const download = $("download");
+  download.href = url;
+  download.download = `mgie-turn-${state.current + 1}.png`;
+  $("timings").textContent = Object.entries(job.timings)
+    .map(([stage, ms]) => `${stage} ${Math.round(ms)} ms`)
+    .join(" · ");
+  $("result").hidden = false;
+  $("result").scrollIntoView({ block: "nearest" }); // on a phone the result is below the form
+}
+
+$("compare-range").addEventListener("input", (e) => {
+  const value = Number(e.target.value);
+  $("compare").style.setProperty("--split", `${value}%`);
+  e.target.setAttribute("aria-valuetext", `${value}% result, ${100 - value}% input`);
+});
+
+$("continue").addEventListener("click", () => {
+  const r = state.result;
+  if (!r) return;
+  addToHistory({ blob: r.blob, title: r.instruction, expressive: r.expressive });
+  say(`The result is the input now (turn ${state.current}). Type the next instruction.`);
+  instruction.value = "";
+  instruction.focus();
+});
+
+loadModel();
