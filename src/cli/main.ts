@@ -4,6 +4,7 @@ import { MgieError } from "../errors.js";
 import { benchCommand } from "./bench.js";
 import { dataCommand } from "./data.js";
 import { editCommand } from "./edit.js";
+import { evalCommand } from "./eval.js";
 import { serveCommand } from "./serve.js";
 
 const program = new Command("mgie")
@@ -13,6 +14,7 @@ const program = new Command("mgie")
 
 program.addCommand(editCommand());
 program.addCommand(dataCommand());
+program.addCommand(evalCommand());
 program.addCommand(benchCommand());
 program.addCommand(serveCommand());
 
