@@ -1,24 +1,17 @@
 import { writeFile } from "node:fs/promises";
+import { wholeNumber } from "./parse.js";
 import { Command, InvalidArgumentError as CommanderArgError } from "commander";
 import { benchmark } from "../bench/benchmark.js";
 import { DEFAULT_MODEL_DIR } from "../pipeline/editor.js";
-
-function int(name: string, min: number, max: number) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min || n > max) throw new CommanderArgError(`${name} must be a whole number from ${min} to ${max}`);
-    return n;
-  };
-}
 
 export function benchCommand(): Command {
   return new Command("bench")
     .description("benchmark editing on this machine: time and FLOP rate per stage, batch throughput, memory, and PyTorch side by side")
     .option("--model <dir>", "model directory", DEFAULT_MODEL_DIR)
-    .option("--steps <n>", "diffusion steps", int("--steps", 1, 1000), 20)
-    .option("--repeats <n>", "timed runs per measurement (the median is reported)", int("--repeats", 1, 100), 5)
-    .option("--threads <n>", "ONNX Runtime threads (default: one per core)", int("--threads", 1, 256))
-    .option("--batches <list>", "batch sizes to time", (v) => v.split(",").map(int("--batches", 1, 64)), [1, 4, 8])
+    .option("--steps <n>", "diffusion steps", wholeNumber("--steps", 1, 1000), 20)
+    .option("--repeats <n>", "timed runs per measurement (the median is reported)", wholeNumber("--repeats", 1, 100), 5)
+    .option("--threads <n>", "ONNX Runtime threads (default: one per core)", wholeNumber("--threads", 1, 256))
+    .option("--batches <list>", "batch sizes to time", (v) => v.split(",").map(wholeNumber("--batches", 1, 64)), [1, 4, 8])
     .option("--pytorch-run <dir>", "training run folder (train/runs/default): also time the PyTorch reference pipeline")
     .option("--pytorch-data <dir>", "a SynthEdit dataset folder at the model's resolution, for the PyTorch run's input image")
     .option("-o, --out <file>", "also write the Markdown report here")

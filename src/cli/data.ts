@@ -1,4 +1,5 @@
 import { writeFile } from "node:fs/promises";
+import { wholeNumber } from "./parse.js";
 import { Command, InvalidArgumentError as CommanderArgError, Option } from "commander";
 import { writeDataset, DEFAULT_SHARD_SIZE, SynthEditDataset } from "../data/dataset.js";
 import { DEFAULT_PHOTO_DIR } from "../data/photos.js";
@@ -10,13 +11,6 @@ import { DEFAULT_RES, GENERATOR_VERSION, SynthEdit } from "../data/synthedit.js"
 import { MgieEditor } from "../pipeline/editor.js";
 import { progressBar } from "./progress.js";
 
-function int(name: string) {
-  return (v: string): number => {
-    if (!/^\d+$/.test(v)) throw new CommanderArgError(`${name} must be a whole number, got '${v}'`);
-    return Number(v);
-  };
-}
-
 const splitOption = () =>
   new Option("--split <split>", "which split: train, validation or test (disjoint seeds and photo packages)").choices(SPLITS).default("train");
 
@@ -27,12 +21,12 @@ export function dataCommand(): Command {
     .command("generate")
     .description("generate examples of a split into a dataset folder (NumPy shards + index.jsonl, see docs/DATA.md)")
     .addOption(splitOption())
-    .option("--count <n>", `number of examples (default: ${TEST_SPLIT_SIZE} for the fixed test split, else required)`, int("--count"))
-    .option("--start <i>", "index of the first example in the split", int("--start"), 0)
-    .option("--res <px>", "image side in pixels (32-1024)", int("--res"), DEFAULT_RES)
-    .option("--shard-size <n>", "examples per shard file", int("--shard-size"), DEFAULT_SHARD_SIZE)
+    .option("--count <n>", `number of examples (default: ${TEST_SPLIT_SIZE} for the fixed test split, else required)`, wholeNumber("--count"))
+    .option("--start <i>", "index of the first example in the split", wholeNumber("--start"), 0)
+    .option("--res <px>", "image side in pixels (32-1024)", wholeNumber("--res"), DEFAULT_RES)
+    .option("--shard-size <n>", "examples per shard file", wholeNumber("--shard-size"), DEFAULT_SHARD_SIZE)
     .option("--photos <dir>", "folder of imported photos", DEFAULT_PHOTO_DIR)
-    .option("--workers <n>", "generator threads (default: one per core)", int("--workers"))
+    .option("--workers <n>", "generator threads (default: one per core)", wholeNumber("--workers"))
     .requiredOption("--out <dir>", "output folder (created if missing; existing shards are overwritten)")
     .action(async (o: { split: Split; count?: number; start: number; res: number; shardSize: number; photos: string; workers?: number; out: string }) => {
       const count = o.count ?? (o.split === "test" ? TEST_SPLIT_SIZE : undefined);
@@ -53,15 +47,15 @@ export function dataCommand(): Command {
     .command("preview")
     .description("write a contact sheet PNG (input | target, with both instructions) so a person can look at the data")
     .addOption(splitOption())
-    .option("--count <n>", "examples on the sheet", int("--count"), 16)
-    .option("--start <i>", "first index to consider", int("--start"), 0)
-    .option("--res <px>", "image side in pixels when generating (with --model: the model's)", int("--res"), DEFAULT_RES)
+    .option("--count <n>", "examples on the sheet", wholeNumber("--count"), 16)
+    .option("--start <i>", "first index to consider", wholeNumber("--start"), 0)
+    .option("--res <px>", "image side in pixels when generating (with --model: the model's)", wholeNumber("--res"), DEFAULT_RES)
     .option("--photos <dir>", "folder of imported photos", DEFAULT_PHOTO_DIR)
     .option("--dataset <dir>", "show examples of a generated dataset folder instead of generating")
-    .option("--columns <n>", "examples per row", int("--columns"), 2)
+    .option("--columns <n>", "examples per row", wholeNumber("--columns"), 2)
     .option("--in-order", "take consecutive examples instead of a mix balanced over kinds and ambiguity")
     .option("--model <dir>", "also edit each input with this model: panels become input | output | target")
-    .option("--steps <n>", "diffusion steps for --model", int("--steps"))
+    .option("--steps <n>", "diffusion steps for --model", wholeNumber("--steps"))
     .option("-o, --out <file>", "output PNG", "synthedit-preview.png")
     .action(async (o: { split: Split; count: number; start: number; res: number; photos: string; dataset?: string; columns: number; inOrder?: boolean; model?: string; steps?: number; out: string }) => {
       if (o.count < 1 || o.count > 200) throw new CommanderArgError("--count must be from 1 to 200");

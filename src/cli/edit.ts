@@ -1,5 +1,6 @@
 import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, extname, join, resolve } from "node:path";
+import { finiteNumber } from "./parse.js";
 import { Command, InvalidArgumentError as CommanderArgError, Option } from "commander";
 import sharp from "sharp";
 import { z } from "zod";
@@ -10,14 +11,6 @@ import { DEFAULT_MODEL_DIR, MgieEditor, SCHEDULERS, type EditOptions, type EditR
 import { progressBar } from "./progress.js";
 
 const IMAGE_EXT = new Set([".png", ".jpg", ".jpeg", ".webp"]);
-
-function num(name: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (v.trim() === "" || !Number.isFinite(n)) throw new CommanderArgError(`${name} must be a number, got '${v}'`);
-    return n;
-  };
-}
 
 interface EditCliOptions {
   out?: string;
@@ -88,17 +81,17 @@ export function editCommand(): Command {
     .argument("[instruction]", "what to change, e.g. \"make it brighter\" (for a .jsonl, each line has its own)")
     .option("-o, --out <path>", "output image (single edit; default <input>-edited.png) or output folder (batch; default ./edited)")
     .option("--model <dir>", "model directory", DEFAULT_MODEL_DIR)
-    .option("--steps <n>", "diffusion steps (default: the model's, 20)", num("--steps"))
-    .option("--seed <n>", "random seed; the same seed gives the same edit", num("--seed"), 0)
-    .option("--cfg-text <x>", "instruction guidance scale alpha_X (default 7.5)", num("--cfg-text"))
-    .option("--cfg-image <x>", "image guidance scale alpha_V (default: the model's, 1.5)", num("--cfg-image"))
+    .option("--steps <n>", "diffusion steps (default: the model's, 20)", finiteNumber("--steps"))
+    .option("--seed <n>", "random seed; the same seed gives the same edit", finiteNumber("--seed"), 0)
+    .option("--cfg-text <x>", "instruction guidance scale alpha_X (default 7.5)", finiteNumber("--cfg-text"))
+    .option("--cfg-image <x>", "image guidance scale alpha_V (default: the model's, 1.5)", finiteNumber("--cfg-image"))
     .addOption(new Option("--scheduler <name>", "sampler").choices(SCHEDULERS).default("euler-ancestral"))
     .option("--expressive <text>", "skip the MLLM and use this expressive instruction (debugging)")
-    .option("--temperature <t>", "sample the expressive instruction at this temperature (0 = greedy)", num("--temperature"), 0)
-    .option("--top-p <p>", "nucleus sampling threshold for the expressive instruction", num("--top-p"), 1)
-    .option("--size <px>", "resize the output to this side (default: the model's resolution)", num("--size"))
-    .option("--threads <n>", "ONNX Runtime threads (default: one per core)", num("--threads"))
-    .option("--batch-size <n>", "images edited together in a batch job", num("--batch-size"), 4)
+    .option("--temperature <t>", "sample the expressive instruction at this temperature (0 = greedy)", finiteNumber("--temperature"), 0)
+    .option("--top-p <p>", "nucleus sampling threshold for the expressive instruction", finiteNumber("--top-p"), 1)
+    .option("--size <px>", "resize the output to this side (default: the model's resolution)", finiteNumber("--size"))
+    .option("--threads <n>", "ONNX Runtime threads (default: one per core)", finiteNumber("--threads"))
+    .option("--batch-size <n>", "images edited together in a batch job", finiteNumber("--batch-size"), 4)
     .option("--json", "print one JSON object per edit instead of text")
     .action(async (input: string, instruction: string | undefined, o: EditCliOptions) => {
       if (o.size !== undefined && (!Number.isInteger(o.size) || o.size < 8 || o.size > 4096)) throw new CommanderArgError("--size must be a whole number from 8 to 4096");

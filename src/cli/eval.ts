@@ -1,18 +1,11 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { Command, InvalidArgumentError as CommanderArgError, Option } from "commander";
+import { wholeNumber } from "./parse.js";
+import { Command, Option } from "commander";
 import { SPLITS, type Split } from "../data/splits.js";
 import { evaluate, reportMarkdown } from "../eval/evaluate.js";
 import { DEFAULT_MODEL_DIR } from "../pipeline/editor.js";
 import { progressBar } from "./progress.js";
-
-function int(name: string, min: number, max: number) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min || n > max) throw new CommanderArgError(`${name} must be a whole number from ${min} to ${max}`);
-    return n;
-  };
-}
 
 export function evalCommand(): Command {
   return new Command("eval")
@@ -20,11 +13,11 @@ export function evalCommand(): Command {
     .option("--model <dir>", "the model to evaluate", DEFAULT_MODEL_DIR)
     .option("--baseline <dir...>", "more models to compare in the same tables (e.g. models/inspix2pix models/lgie)")
     .addOption(new Option("--split <split>", "which split").choices(SPLITS).default("test"))
-    .option("--limit <n>", "evaluate the first n examples", int("--limit", 1, 1_000_000), 300)
+    .option("--limit <n>", "evaluate the first n examples", wholeNumber("--limit", 1, 1_000_000), 300)
     .option("--quick", "a few dozen examples, for CI (same as --limit 36)")
-    .option("--steps <n>", "diffusion steps (default: the model's)", int("--steps", 1, 1000))
-    .option("--seed <n>", "seed of the diffusion noise", int("--seed", 0, 2 ** 31), 0)
-    .option("--batch-size <n>", "edits per batch", int("--batch-size", 1, 64), 8)
+    .option("--steps <n>", "diffusion steps (default: the model's)", wholeNumber("--steps", 1, 1000))
+    .option("--seed <n>", "seed of the diffusion noise", wholeNumber("--seed", 0, 2 ** 31), 0)
+    .option("--batch-size <n>", "edits per batch", wholeNumber("--batch-size", 1, 64), 8)
     .requiredOption("--out <dir>", "folder for report.md and results.json")
     .action(async (o: { model: string; baseline?: string[]; split: Split; limit: number; quick?: boolean; steps?: number; seed: number; batchSize: number; out: string }) => {
       const limit = o.quick ? 36 : o.limit;

@@ -1,15 +1,8 @@
-import { Command, InvalidArgumentError as CommanderArgError } from "commander";
+import { wholeNumber } from "./parse.js";
+import { Command } from "commander";
 import { MgieError } from "../errors.js";
 import { DEFAULT_MODEL_DIR, MgieEditor } from "../pipeline/editor.js";
 import { createServer, DEFAULT_SERVER_OPTIONS } from "../server/app.js";
-
-function wholeNumber(name: string, min: number, max: number) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!/^\d+$/.test(v.trim()) || n < min || n > max) throw new CommanderArgError(`${name} must be a whole number from ${min} to ${max}, got '${v}'`);
-    return n;
-  };
-}
 
 interface ServeCliOptions {
   model: string;
