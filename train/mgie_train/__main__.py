@@ -118,7 +118,18 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         from .export import export
 
-        m = export(cfg, a.run, a.variant, a.out, parity=a.parity, training={"config": a.config, "seed": a.seed, "data": data.meta})
+        import json as _json
+
+        import numpy as _np
+
+        trained = {}
+        for name, path in stages.paths(a.run).items():
+            if path.endswith(".npz") and name != "latents" and os.path.isfile(path):
+                header = _json.loads(bytes(_np.load(path, allow_pickle=False)["header"]).decode("utf-8"))
+                trained[name] = {"steps": header["step"], **header.get("meta", {})}
+        training = {"command": "npm run train (scripts/train.sh)", "config": a.config, "seed": a.seed, "data": data.meta,
+                    "stages": trained, "plan": PLAN}
+        m = export(cfg, a.run, a.variant, a.out, parity=a.parity, training=training)
         total = sum(c["bytes"] for c in m["components"].values())
         print(f"exported {a.variant} to {a.out}: {len(m['components'])} components, {total / 1e6:.1f} MB")
         return 0
