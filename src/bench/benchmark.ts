@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process";
+import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import * as ort from "onnxruntime-node";
@@ -110,7 +111,7 @@ export async function benchmark(o: BenchmarkOptions): Promise<string> {
     log("timing the PyTorch reference pipeline on the same weights...");
     const py = o.python ?? process.env.MGIE_PYTHON ?? "/usr/bin/python3";
     const config = typeof m.training.config === "string" ? m.training.config : "default";
-    const args = ["-m", "mgie_train", "bench", "--config", config, "--variant", m.variant, "--run", o.pytorchRun, "--data", o.pytorchData ?? "", "--steps", String(o.steps), "--limit", String(o.repeats)];
+    const args = ["-m", "mgie_train", "bench", "--config", config, "--variant", m.variant, "--run", resolve(o.pytorchRun), "--data", resolve(o.pytorchData ?? ""), "--steps", String(o.steps), "--limit", String(o.repeats)];
     if (o.threads) args.push("--threads", String(o.threads));
     let stdout: string;
     try {
