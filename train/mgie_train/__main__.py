@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.stage == "eval-lm":
         from .evaluate import evaluate_lm
 
-        name = a.variant if a.variant in ("mllm-ins", "lm-ins", "mllm-see") else "mllm-ins"
+        name = a.variant if a.variant == "lm-ins" else "mllm-ins"
         for k, r in evaluate_lm(cfg, a.run, name, data, a.limit).items():
             print(f"{name} {k}: {100 * r['exact']:.1f}% exact of {r['n']}")
         return 0

@@ -7,7 +7,7 @@ import torch
 from . import stages
 from .config import Config
 from .diffusion import Schedule, sample_ddim, sample_euler_ancestral
-from .models.mllm import generate
+from .models.mllm import build_batch, generate, img_hidden
 
 
 class ReferenceEditor:
@@ -36,8 +36,6 @@ class ReferenceEditor:
                 gen = generate(mllm, img, ins)
                 text, h = gen.text, gen.states
             else:
-                from .models.mllm import build_batch, img_hidden  # local: only this debugging path needs them
-
                 text = expressive[i]
                 p, t, lens = stages.lm_task(self.tok, [{"instruction": ins, "expressive": text}], "ins")
                 e, _, starts = build_batch(mllm, img, p, t)
