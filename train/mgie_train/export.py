@@ -245,7 +245,7 @@ def export(cfg: Config, run_dir: str, variant: str, out: str, parity: bool = Fal
     d = cfg.diffusion
     manifest = {
         "format": FORMAT,
-        "name": f"mgie-{variant}" if not variant.startswith("mgie") else variant,
+        "name": variant,
         "variant": variant,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "resolution": res,
