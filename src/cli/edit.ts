@@ -2,11 +2,10 @@ import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, extname, join, resolve } from "node:path";
 import { finiteNumber } from "./parse.js";
 import { Command, InvalidArgumentError as CommanderArgError, Option } from "commander";
-import sharp from "sharp";
 import { z } from "zod";
 import { InvalidArgumentError } from "../errors.js";
-import { encodeImage, formatFromPath } from "../image/io.js";
-import { toUint8, type RgbImage } from "../image/raster.js";
+import { encodeImage, formatFromPath, resizeImage } from "../image/io.js";
+import type { RgbImage } from "../image/raster.js";
 import { DEFAULT_MODEL_DIR, MgieEditor, SCHEDULERS, type EditOptions, type EditResult } from "../pipeline/editor.js";
 import { progressBar } from "./progress.js";
 
@@ -35,12 +34,8 @@ type Job = { image: string; instruction: string; output: string };
 async function save(img: RgbImage, path: string, size?: number): Promise<void> {
   const format = formatFromPath(path);
   await mkdir(dirname(resolve(path)), { recursive: true });
-  if (!size || size === img.width) {
-    await writeFile(path, await encodeImage(img, format));
-    return;
-  }
-  const up = sharp(Buffer.from(toUint8(img).buffer), { raw: { width: img.width, height: img.height, channels: 3 } }).resize(size, size, { kernel: "lanczos3" });
-  await writeFile(path, await (format === "png" ? up.png() : format === "jpeg" ? up.jpeg({ quality: 92 }) : up.webp({ quality: 92 })).toBuffer());
+  const out = size && size !== img.width ? await resizeImage(img, size, size) : img;
+  await writeFile(path, await encodeImage(out, format));
 }
 
 /** The jobs of a batch: every image in a folder with one instruction, or the lines of a JSONL file. */

@@ -95,6 +95,15 @@ export async function encodeImage(img: RgbImage, format: ImageFormat = "png"): P
   return s.webp({ quality: 92 }).toBuffer();
 }
 
+/** Resizes an image (Lanczos-3) to width x height. */
+export async function resizeImage(img: RgbImage, width: number, height: number): Promise<RgbImage> {
+  const data = await sharp(Buffer.from(toUint8(img).buffer), { raw: { width: img.width, height: img.height, channels: 3 } })
+    .resize(width, height, { kernel: "lanczos3", fit: "fill" })
+    .raw()
+    .toBuffer();
+  return fromUint8(width, height, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+}
+
 export async function writeImage(img: RgbImage, path: string): Promise<void> {
   await writeFile(path, await encodeImage(img, formatFromPath(path)));
 }
