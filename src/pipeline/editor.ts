@@ -82,6 +82,8 @@ function checkInstruction(text: unknown): string {
  * The same class runs the LGIE and InsPix2Pix baselines from their model directories.
  */
 export class MgieEditor {
+  private nullU: Float32Array | null = null;
+
   private constructor(
     readonly model: ModelDir,
     private readonly s: Record<string, InferenceSession>,
@@ -201,8 +203,7 @@ export class MgieEditor {
         const ids = seqs.flatMap((s) => [...s, ...Array(width - s.length).fill(tok.pad)]);
         const mask = seqs.flatMap((s) => [...s.map(() => true), ...Array(width - s.length).fill(false)]);
         const u = (await run(this.s.text_encoder, { ids: i64(ids, [seqs.length, width]), mask: bool(mask, [seqs.length, width]) })).context.data;
-        const nullU = (await run(this.s.text_encoder, { ids: i64([tok.sep], [1, 1]), mask: bool([true], [1, 1]) })).context.data;
-        return { u, nullU, texts: instructions };
+        return { u, nullU: await this.nullCondition(), texts: instructions };
       });
     }
     const mllm = this.mllm;
@@ -224,9 +225,23 @@ export class MgieEditor {
       const n = cfg.num_img_tokens;
       const states = concatFloat32(...imaginations.map((im) => im.states));
       const u = (await run(this.s.edit_head, { img_hidden: f32(states, [instructions.length, n, cfg.dim]) })).context.data;
-      const nullU = (await run(this.s.edit_head, { img_hidden: f32(new Float32Array(n * cfg.dim), [1, n, cfg.dim]) })).context.data;
-      return { u, nullU, texts: imaginations.map((im) => im.text) };
+      return { u, nullU: await this.nullCondition(), texts: imaginations.map((im) => im.text) };
     });
+  }
+
+  /**
+   * The "no instruction" condition of guidance: the edit head applied to zeros (as in the official
+   * code), or the text encoder of an empty instruction. It depends only on the model: computed once.
+   */
+  private async nullCondition(): Promise<Float32Array> {
+    if (!this.nullU) {
+      const tok = this.tokenizer;
+      const cfg = this.manifest.mllm;
+      this.nullU = cfg
+        ? (await run(this.s.edit_head, { img_hidden: f32(new Float32Array(cfg.num_img_tokens * cfg.dim), [1, cfg.num_img_tokens, cfg.dim]) })).context.data
+        : (await run(this.s.text_encoder, { ids: i64([tok.sep], [1, 1]), mask: bool([true], [1, 1]) })).context.data;
+    }
+    return this.nullU;
   }
 
   private scheduler(name: (typeof SCHEDULERS)[number], steps: number): Scheduler {
