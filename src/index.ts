@@ -14,6 +14,7 @@ export { dualGuidance } from "./pipeline/guidance.js";
 export { DDIMScheduler } from "./schedulers/ddim.js";
 export { EulerAncestralScheduler } from "./schedulers/eulerAncestral.js";
 export type { Scheduler } from "./schedulers/scheduler.js";
+export { toEpsilon, type Prediction } from "./schedulers/prediction.js";
 export { Tokenizer } from "./models/tokenizer.js";
 export { loadModelDir, ModelDirError, type Manifest, type ModelDir } from "./models/modelDir.js";
 export { createServer } from "./server/app.js";

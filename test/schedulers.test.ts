@@ -3,6 +3,7 @@ import { dualGuidance } from "../src/pipeline/guidance.js";
 import { DDIMScheduler } from "../src/schedulers/ddim.js";
 import { EulerAncestralScheduler } from "../src/schedulers/eulerAncestral.js";
 import { alphasCumprod } from "../src/schedulers/noiseSchedule.js";
+import { toEpsilon } from "../src/schedulers/prediction.js";
 
 const SD = { trainSteps: 1000, betaStart: 0.00085, betaEnd: 0.012 };
 
@@ -79,5 +80,27 @@ describe("dualGuidance", () => {
     expect(out[0]).toBeCloseTo(100 + 1.5 * (10 - 100) + 7.5 * (1 - 10), 4);
     expect(Array.from(dualGuidance(eps, 2, 0, 0))).toEqual([100, 200]);
     expect(() => dualGuidance(eps, 3, 1, 1)).toThrow(RangeError);
+  });
+});
+
+describe("toEpsilon", () => {
+  it("recovers the noise from v = sqrt(a) eps - sqrt(1 - a) x0 at x = sqrt(a) x0 + sqrt(1 - a) eps", () => {
+    const a = 0.3;
+    const x0 = [0.8, -0.4, 1.5];
+    const eps = [-1.1, 0.25, 0.6];
+    const x = Float32Array.from(x0, (v, k) => Math.sqrt(a) * v + Math.sqrt(1 - a) * eps[k]);
+    const v = Float32Array.from(x0, (v, k) => Math.sqrt(a) * eps[k] - Math.sqrt(1 - a) * v);
+    const got = toEpsilon(v, x, a, "v");
+    eps.forEach((e, k) => expect(got[k]).toBeCloseTo(e, 6));
+    expect(toEpsilon(v, x, a, "epsilon")).toBe(v);
+  });
+
+  it("uses each scheduler's alpha of the scaled model input", () => {
+    const ac = alphasCumprod(SD);
+    expect(new DDIMScheduler(SD, 4).alphaCumprod(1)).toBe(ac[666]);
+    const e = new EulerAncestralScheduler(SD, 4);
+    // Euler's model input is x / sqrt(sigma^2 + 1), whose alpha_cumprod is 1 / (sigma^2 + 1).
+    expect(e.alphaCumprod(0)).toBeCloseTo(ac[999], 10);
+    expect(e.alphaCumprod(3)).toBeCloseTo(ac[0], 10);
   });
 });

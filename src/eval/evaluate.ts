@@ -1,8 +1,11 @@
 import type { EditExample } from "../data/example.js";
 import type { Split } from "../data/splits.js";
 import { SynthEdit } from "../data/synthedit.js";
-import { MgieEditor } from "../pipeline/editor.js";
+import { measureEfficiency, type Efficiency } from "./efficiency.js";
+import { renderGallery, type GalleryRow } from "./gallery.js";
 import { l1, maskedL1, psnr, ssim } from "./metrics.js";
+import { editExamples, loadModels } from "./models.js";
+import { sweepTradeoff, type TradeoffPoint } from "./tradeoff.js";
 
 export interface EvalOptions {
   models: string[];
@@ -11,7 +14,14 @@ export interface EvalOptions {
   steps?: number;
   seed: number;
   batchSize: number;
-  onProgress?: (model: string, done: number, total: number) => void;
+  /** Sweep α_V over the first `limit` examples (at most the evaluation's); no sweep when absent. */
+  tradeoff?: { limit: number };
+  /** Time each stage at batch 1 and 8. */
+  efficiency?: boolean;
+  /** Edit and render the gallery of 12 fixed examples. */
+  gallery?: boolean;
+  /** Progress of each task (a model's evaluation, its α_V sweep, …): done of total. */
+  onProgress?: (task: string, done: number, total: number) => void;
 }
 
 /** Per-example scores of one model. */
@@ -43,8 +53,19 @@ export interface EvalReport {
   split: Split;
   limit: number;
   steps: number | null;
+  seed: number;
+  batchSize: number;
   input: Record<string, SubsetResult>;
   models: ModelResult[];
+  tradeoff: TradeoffPoint[] | null;
+  efficiency: Efficiency | null;
+  gallery: GalleryRow[] | null;
+}
+
+/** The report and the gallery image, which results.json does not hold. */
+export interface EvalRun {
+  report: EvalReport;
+  galleryPng: Buffer | null;
 }
 
 const norm = (s: string) => s.trim().toLowerCase().replace(/\s+/g, " ");
@@ -115,61 +136,38 @@ function score(out: EditExample["input"], ex: EditExample, expressive: string | 
   };
 }
 
-/** Edits the first `limit` examples of a split with each model and scores them against the targets. */
-export async function evaluate(o: EvalOptions): Promise<EvalReport> {
-  const editors = [];
-  for (const dir of o.models) editors.push({ dir, editor: await MgieEditor.load(dir) });
-  const res = editors[0].editor.manifest.resolution;
-  for (const e of editors) {
-    if (e.editor.manifest.resolution !== res) throw new RangeError(`${e.dir} works at ${e.editor.manifest.resolution} px, ${o.models[0]} at ${res}: compare models of one resolution`);
-  }
-  const gen = await SynthEdit.create({ res });
+/**
+ * Edits the first `limit` examples of a split with each model and scores them against the targets;
+ * then, as asked, the α_V sweep, the timing per stage and the gallery, all with the same seed.
+ */
+export async function evaluate(o: EvalOptions): Promise<EvalRun> {
+  const models = await loadModels(o.models);
+  const gen = await SynthEdit.create({ res: models[0].editor.manifest.resolution });
   const examples: EditExample[] = [];
   for (let i = 0; i < o.limit; i++) examples.push(await gen.example(o.split, i));
+  const settings = { steps: o.steps, seed: o.seed, batchSize: o.batchSize };
   const input = aggregate(examples, examples.map((ex) => score(ex.input, ex, null)), false);
-  const models: ModelResult[] = [];
-  for (const { dir, editor } of editors) {
-    const scores: Scores[] = [];
+  const results: ModelResult[] = [];
+  for (const { dir, name, editor } of models) {
     const t0 = performance.now();
-    for (let i = 0; i < examples.length; i += o.batchSize) {
-      const chunk = examples.slice(i, i + o.batchSize);
-      const results = await editor.editBatch(chunk.map((ex) => ({ image: ex.input, instruction: ex.instruction })), { steps: o.steps, seed: o.seed + i });
-      results.forEach((r, k) => scores.push(score(r.image, chunk[k], editor.manifest.variant === "inspix2pix" ? null : r.expressiveInstruction)));
-      o.onProgress?.(editor.manifest.name, Math.min(examples.length, i + o.batchSize), examples.length);
-    }
-    models.push({
-      name: editor.manifest.name,
+    const withText = editor.manifest.variant !== "inspix2pix";
+    const edits = await editExamples(editor, examples, settings, (done) => o.onProgress?.(name, done, examples.length));
+    const scores = edits.map((r, i) => score(r.image, examples[i], withText ? r.expressiveInstruction : null));
+    results.push({
+      name,
       variant: editor.manifest.variant,
       dir,
-      subsets: aggregate(examples, scores, editor.manifest.variant !== "inspix2pix"),
+      subsets: aggregate(examples, scores, withText),
       secondsPerEdit: (performance.now() - t0) / 1000 / examples.length,
     });
   }
-  return { split: o.split, limit: o.limit, steps: o.steps ?? null, input, models };
-}
-
-const f = (v: number | null, d = 4) => (v === null || Number.isNaN(v) ? "–" : v.toFixed(d));
-const pct = (v: number | null) => (v === null || Number.isNaN(v) ? "–" : `${(100 * v).toFixed(1)}%`);
-
-/** The report as Markdown: one table per subset, the unedited input as the reference row. */
-export function reportMarkdown(r: EvalReport): string {
-  const lines = [
-    `# mgie eval: ${r.split} split, first ${r.limit} examples${r.steps ? `, ${r.steps} steps` : ""}`,
-    "",
-    "Metrics against the ground-truth target on [0, 1] pixels. Edit-region L1 is inside the generator's",
-    "mask of pixels the edit must change, preservation L1 outside it. ε exact / F1: the derived expressive",
-    "instruction against the generator's. CLIP/DINO/LPIPS need pretrained networks that cannot be had on",
-    "this machine, so they are not reported.",
-  ];
-  const subsets = Object.keys(r.input);
-  for (const s of subsets) {
-    lines.push("", `## ${s} (n = ${r.input[s].n})`, "", "| method | L1 ↓ | SSIM ↑ | PSNR ↑ | edit-region L1 ↓ | preservation L1 ↓ | ε exact ↑ | ε F1 ↑ |", "|---|---|---|---|---|---|---|---|");
-    const row = (name: string, x: SubsetResult) =>
-      `| ${name} | ${f(x.l1)} | ${f(x.ssim, 3)} | ${f(x.psnr, 2)} | ${f(x.inside)} | ${f(x.outside)} | ${pct(x.exact)} | ${f(x.f1, 3)} |`;
-    lines.push(row("unedited input", r.input[s]));
-    for (const m of r.models) if (m.subsets[s]) lines.push(row(m.name, m.subsets[s]));
-  }
-  lines.push("", "| method | seconds per edit (batched) |", "|---|---|");
-  for (const m of r.models) lines.push(`| ${m.name} | ${m.secondsPerEdit.toFixed(3)} |`);
-  return lines.join("\n") + "\n";
+  const tradeoff = o.tradeoff ? await sweepTradeoff(models, examples.slice(0, o.tradeoff.limit), settings, o.onProgress) : null;
+  const efficiency = o.efficiency ? await measureEfficiency(models, examples, settings, o.onProgress) : null;
+  // The gallery's examples are looked for from index 0: reuse those already generated.
+  const cached = { example: (split: Split, i: number) => (split === o.split && i < examples.length ? Promise.resolve(examples[i]) : gen.example(split, i)) };
+  const gallery = o.gallery ? await renderGallery(models, cached, o.split, settings, o.onProgress) : null;
+  return {
+    report: { split: o.split, limit: o.limit, steps: o.steps ?? null, seed: o.seed, batchSize: o.batchSize, input, models: results, tradeoff, efficiency, gallery: gallery?.rows ?? null },
+    galleryPng: gallery?.png ?? null,
+  };
 }

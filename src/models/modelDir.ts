@@ -41,7 +41,9 @@ export const ManifestSchema = z.object({
     beta_schedule: z.literal("scaled_linear"),
     beta_start: z.number().positive(),
     beta_end: z.number().positive(),
-    prediction: z.literal("epsilon"),
+    prediction: z.enum(["epsilon", "v"]),
+    /** The model diffuses the change (target latent - input latent); the input latent is added back at the end. */
+    residual: z.boolean().default(false),
     steps: z.number().int().positive(),
     cfg_text: z.number(),
     cfg_image: z.number(),

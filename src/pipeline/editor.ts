@@ -13,6 +13,7 @@ import type { Tokenizer } from "../models/tokenizer.js";
 import { DDIMScheduler } from "../schedulers/ddim.js";
 import { EulerAncestralScheduler } from "../schedulers/eulerAncestral.js";
 import type { Scheduler } from "../schedulers/scheduler.js";
+import { toEpsilon } from "../schedulers/prediction.js";
 import { dualGuidance } from "./guidance.js";
 
 /** The model shipped in the repository. */
@@ -289,11 +290,13 @@ export class MgieEditor {
         timestep: f32(new Float32Array(3 * b).fill(sched.timesteps[i]), [3 * b]),
         context: f32(context, [3 * b, m.condition.length, m.condition.dim]),
       })).noise.data;
-      const guided = dualGuidance(eps, size, cfgText, cfgImage);
+      // Guidance weights sum to one, so guiding v and converting once equals guiding the noise.
+      const guided = toEpsilon(dualGuidance(eps, size, cfgText, cfgImage), scaled, sched.alphaCumprod(i), m.diffusion.prediction);
       const stepNoise = sched.stochastic && i + 1 < sched.timesteps.length ? (fixed?.steps[i] ?? rng.gaussians(size)) : undefined;
       x = sched.step(guided, i, x, stepNoise);
       onStep(i);
     }
+    if (m.diffusion.residual) for (let k = 0; k < x.length; k++) x[k] += zImg[k];
     return x;
   }
 }

@@ -22,6 +22,10 @@ export class DDIMScheduler implements Scheduler {
     return x;
   }
 
+  alphaCumprod(i: number): number {
+    return this.ac[this.timesteps[i]];
+  }
+
   step(eps: Float32Array, i: number, x: Float32Array): Float32Array {
     const a = this.ac[this.timesteps[i]];
     const aPrev = i + 1 < this.timesteps.length ? this.ac[this.timesteps[i + 1]] : 1;

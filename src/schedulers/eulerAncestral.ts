@@ -33,6 +33,10 @@ export class EulerAncestralScheduler implements Scheduler {
     return x.map((v) => v * k);
   }
 
+  alphaCumprod(i: number): number {
+    return 1 / (this.sigmas[i] ** 2 + 1);
+  }
+
   step(eps: Float32Array, i: number, x: Float32Array, noise?: Float32Array): Float32Array {
     const s = this.sigmas[i];
     const next = this.sigmas[i + 1];

@@ -11,6 +11,8 @@ export interface Scheduler {
   /** Whether `step` consumes fresh noise (ancestral samplers). */
   readonly stochastic: boolean;
   scaleModelInput(x: Float32Array, i: number): Float32Array;
+  /** alpha_cumprod of the scaled model input at step i (to turn a v prediction into noise). */
+  alphaCumprod(i: number): number;
   /** x at step i and the guided noise prediction -> x for step i + 1; `noise` is used by stochastic samplers. */
   step(eps: Float32Array, i: number, x: Float32Array, noise?: Float32Array): Float32Array;
 }

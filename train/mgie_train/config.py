@@ -72,6 +72,17 @@ class DiffusionConfig:
     cfg_text: float = 7.5
     cfg_image: float = 1.5
     sample_steps: int = 20
+    # What the UNet predicts: "v" (sqrt(a) eps - sqrt(1 - a) x0) or "epsilon". With epsilon, the x0 implied
+    # at high noise divides the prediction error by sqrt(a) ~ 0.07, and an under-trained UNet then drifts
+    # in colour; v makes it predict x0 itself there, which it can read off the input image.
+    prediction: str = "v"
+    # Diffuse the change (target latent - input latent) instead of the target latent: leaving the image
+    # alone is then the zero sample, so what the edit does not touch is kept without first having
+    # to be learned; the sampler adds the input latent back at the end.
+    residual: bool = True
+    # Min-SNR-gamma loss weighting (Hang et al., 2023): caps the weight of the easy low-noise timesteps,
+    # which otherwise dominate the gradient and slow convergence; 0 turns it off.
+    min_snr_gamma: float = 5.0
 
 
 @dataclass(frozen=True)

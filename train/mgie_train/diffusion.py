@@ -1,6 +1,7 @@
 """Diffusion maths shared by training and the reference sampler: the scaled-linear noise schedule,
-the noise-prediction loss with condition dropout, dual classifier-free guidance, and the DDIM and
-Euler-ancestral samplers (the TypeScript runtime implements the same ones; parity is tested)."""
+the training target (noise or v, of the target latent or of the change), condition dropout, dual
+classifier-free guidance, and the DDIM and Euler-ancestral samplers (the TypeScript runtime
+implements the same ones; parity is tested)."""
 from __future__ import annotations
 
 import math
@@ -20,6 +21,36 @@ class Schedule:
     def add_noise(self, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         ac = self.alphas_cumprod[t].float()[:, None, None, None]
         return ac.sqrt() * x0 + (1.0 - ac).sqrt() * noise
+
+    def diffused(self, target_latent: torch.Tensor, image_latent: torch.Tensor) -> torch.Tensor:
+        """The variable the model diffuses: the change from the input latent, or the target latent itself."""
+        return target_latent - image_latent if self.cfg.residual else target_latent
+
+    def edited(self, sample: torch.Tensor, image_latent: torch.Tensor) -> torch.Tensor:
+        """The edited image's latent from a finished sample (inverse of `diffused`)."""
+        return sample + image_latent if self.cfg.residual else sample
+
+    def target(self, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """What the UNet learns to predict at timestep t."""
+        if self.cfg.prediction == "epsilon":
+            return noise
+        ac = self.alphas_cumprod[t].float()[:, None, None, None]
+        return ac.sqrt() * noise - (1.0 - ac).sqrt() * x0
+
+    def loss_weight(self, t: torch.Tensor) -> torch.Tensor:
+        """Per-example weight of the denoising loss at timesteps t (min-SNR-gamma, expressed for the target)."""
+        g = self.cfg.min_snr_gamma
+        if g <= 0:
+            return torch.ones(t.shape)
+        ac = self.alphas_cumprod[t].float()
+        snr = ac / (1.0 - ac)
+        return snr.clamp(max=g) / (snr + 1.0 if self.cfg.prediction == "v" else snr)
+
+    def to_eps(self, out: torch.Tensor, x_in: torch.Tensor, alpha: float) -> torch.Tensor:
+        """The noise implied by the UNet's output at the (scaled) input x_in, whose alpha_cumprod is alpha."""
+        if self.cfg.prediction == "epsilon":
+            return out
+        return math.sqrt(alpha) * out + math.sqrt(1.0 - alpha) * x_in
 
 
 def drop_conditions(batch: int, cfg: DiffusionConfig, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -43,13 +74,15 @@ def dual_guidance(eps: torch.Tensor, cfg_text: float, cfg_image: float) -> torch
     return uncond + cfg_image * (image_only - uncond) + cfg_text * (full - image_only)
 
 
-def guided_eps(unet: Denoiser, x: torch.Tensor, t: float, image_latent: torch.Tensor, cond: torch.Tensor, null: torch.Tensor,
-               cfg_text: float, cfg_image: float) -> torch.Tensor:
-    """One batched UNet call for the three guidance terms."""
+def guided_eps(unet: Denoiser, sched: Schedule, x: torch.Tensor, t: float, alpha: float, image_latent: torch.Tensor,
+               cond: torch.Tensor, null: torch.Tensor, cfg_text: float, cfg_image: float) -> torch.Tensor:
+    """One batched UNet call for the three guidance terms (guidance is affine with weights summing to
+    one, so guiding v and converting equals converting each term and guiding eps)."""
     b = x.shape[0]
     lat = torch.cat([torch.cat([x, image_latent], 1), torch.cat([x, image_latent], 1), torch.cat([x, torch.zeros_like(image_latent)], 1)])
     ctx = torch.cat([cond, null.expand(b, -1, -1), null.expand(b, -1, -1)])
-    return dual_guidance(unet(lat, torch.full((3 * b,), float(t)), ctx), cfg_text, cfg_image)
+    out = dual_guidance(unet(lat, torch.full((3 * b,), float(t)), ctx), cfg_text, cfg_image)
+    return sched.to_eps(out, x, alpha)
 
 
 def euler_ancestral_timesteps(sched: Schedule, steps: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -73,14 +106,14 @@ def sample_euler_ancestral(unet: Denoiser, sched: Schedule, image_latent: torch.
     x = noise * math.sqrt(float(sigmas[0]) ** 2 + 1.0)
     for i in range(steps):
         s, s_next = float(sigmas[i]), float(sigmas[i + 1])
-        eps = guided_eps(unet, x / math.sqrt(s * s + 1.0), float(ts[i]), image_latent, cond, null, cfg_text, cfg_image)
+        eps = guided_eps(unet, sched, x / math.sqrt(s * s + 1.0), float(ts[i]), 1.0 / (s * s + 1.0), image_latent, cond, null, cfg_text, cfg_image)
         s_up = math.sqrt(s_next**2 * (s**2 - s_next**2) / s**2)
         s_down = math.sqrt(s_next**2 - s_up**2)
         # x - denoised = s * eps, so the Euler step along d = eps is:
         x = x + eps * (s_down - s)
         if s_next > 0:
             x = x + step_noise[i] * s_up
-    return x
+    return sched.edited(x, image_latent)
 
 
 def ddim_timesteps(sched: Schedule, steps: int) -> torch.Tensor:
@@ -97,7 +130,7 @@ def sample_ddim(unet: Denoiser, sched: Schedule, image_latent: torch.Tensor, con
     for i, t in enumerate(ts.tolist()):
         a = float(ac[t])
         a_prev = float(ac[ts[i + 1]]) if i + 1 < steps else 1.0
-        eps = guided_eps(unet, x, float(t), image_latent, cond, null, cfg_text, cfg_image)
+        eps = guided_eps(unet, sched, x, float(t), a, image_latent, cond, null, cfg_text, cfg_image)
         x0 = (x - math.sqrt(1 - a) * eps) / math.sqrt(a)
         x = math.sqrt(a_prev) * x0 + math.sqrt(1 - a_prev) * eps
-    return x
+    return sched.edited(x, image_latent)

@@ -259,7 +259,7 @@ def export(cfg: Config, run_dir: str, variant: str, out: str, parity: bool = Fal
         "text_encoder": {"max_len": cfg.text_encoder.max_len} if variant == "inspix2pix" else None,
         "condition": {"length": L, "dim": ctx},
         "diffusion": {"train_steps": d.train_steps, "beta_schedule": "scaled_linear", "beta_start": d.beta_start, "beta_end": d.beta_end,
-                      "prediction": "epsilon", "steps": d.sample_steps, "cfg_text": d.cfg_text, "cfg_image": d.cfg_image},
+                      "prediction": d.prediction, "residual": d.residual, "steps": d.sample_steps, "cfg_text": d.cfg_text, "cfg_image": d.cfg_image},
         "components": files,
         "flops": flops,
         "training": training or {},

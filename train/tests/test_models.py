@@ -1,3 +1,4 @@
+import dataclasses
 import math
 import os
 import tempfile
@@ -79,15 +80,38 @@ class DiffusionTest(unittest.TestCase):
         self.assertEqual(float(sig[-1]), 0.0)
 
     def test_ddim_with_an_oracle_denoiser_recovers_the_clean_latent(self):
-        s = Schedule(CFG.diffusion)
-        x0 = torch.randn(1, 4, 2, 2)
+        image_latent = torch.randn(1, 4, 2, 2)
+        for prediction in ("epsilon", "v"):
+            for residual in (False, True):
+                s = Schedule(dataclasses.replace(CFG.diffusion, prediction=prediction, residual=residual))
+                target = torch.randn(1, 4, 2, 2)
+                x0 = s.diffused(target, image_latent)
 
-        def oracle(lat, t, ctx):  # the exact noise for a fixed x0
-            a = s.alphas_cumprod[int(t[0])].float()
-            return (lat[:, :4] - a.sqrt() * x0) / (1 - a).sqrt()
+                def oracle(lat, t, ctx):  # the exact prediction for a fixed x0
+                    a = s.alphas_cumprod[int(t[0])].float()
+                    eps = (lat[:, :4] - a.sqrt() * x0) / (1 - a).sqrt()
+                    return eps if prediction == "epsilon" else a.sqrt() * eps - (1 - a).sqrt() * x0
 
-        out = sample_ddim(oracle, s, torch.zeros(1, 4, 2, 2), torch.zeros(1, 1, 1), torch.zeros(1, 1, 1), 10, 7.5, 1.5, torch.randn(1, 4, 2, 2))
-        torch.testing.assert_close(out, x0, atol=1e-4, rtol=1e-4)
+                out = sample_ddim(oracle, s, image_latent, torch.zeros(1, 1, 1), torch.zeros(1, 1, 1), 10, 7.5, 1.5, torch.randn(1, 4, 2, 2))
+                torch.testing.assert_close(out, target, atol=1e-4, rtol=1e-4)
+
+    def test_v_target_and_its_noise_agree(self):
+        s = Schedule(dataclasses.replace(CFG.diffusion, prediction="v"))
+        x0, noise, t = torch.randn(3, 4, 2, 2), torch.randn(3, 4, 2, 2), torch.tensor([0, 400, 999])
+        x = s.add_noise(x0, noise, t)
+        for k in range(3):
+            a = float(s.alphas_cumprod[t[k]])
+            torch.testing.assert_close(s.to_eps(s.target(x0, noise, t)[k], x[k], a), noise[k], atol=1e-5, rtol=1e-5)
+
+    def test_min_snr_weights(self):
+        d = dataclasses.replace(CFG.diffusion, min_snr_gamma=5.0)
+        t = torch.tensor([0, 999])
+        ac = Schedule(d).alphas_cumprod[t].float()
+        snr = ac / (1 - ac)  # about 1175 at t = 0 (capped at 5) and 0.0047 at t = 999 (kept)
+        for prediction, denom in (("v", snr + 1), ("epsilon", snr)):
+            w = Schedule(dataclasses.replace(d, prediction=prediction)).loss_weight(t)
+            torch.testing.assert_close(w, torch.stack([5.0 / denom[0], snr[1] / denom[1]]))
+        torch.testing.assert_close(Schedule(dataclasses.replace(d, min_snr_gamma=0.0)).loss_weight(t), torch.ones(2))
 
 
 class CheckpointTest(unittest.TestCase):
