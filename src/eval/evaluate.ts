@@ -3,7 +3,7 @@ import type { Split } from "../data/splits.js";
 import { SynthEdit } from "../data/synthedit.js";
 import { measureEfficiency, type Efficiency } from "./efficiency.js";
 import { renderGallery, type GalleryRow } from "./gallery.js";
-import { l1, maskedL1, psnr, ssim } from "./metrics.js";
+import { finiteMean, l1, maskedL1, psnr, ssim } from "./metrics.js";
 import { editExamples, loadModels } from "./models.js";
 import { sweepTradeoff, type TradeoffPoint } from "./tradeoff.js";
 
@@ -103,21 +103,17 @@ function aggregate(examples: EditExample[], scores: Scores[], withText: boolean)
       groups.get(s)!.push(scores[i]);
     }
   });
-  const mean = (v: number[]) => {
-    const f = v.filter((x) => Number.isFinite(x));
-    return f.length ? f.reduce((a, b) => a + b, 0) / f.length : NaN;
-  };
   const out: Record<string, SubsetResult> = {};
   for (const [k, v] of [...groups.entries()].sort()) {
     out[k] = {
       n: v.length,
-      l1: mean(v.map((s) => s.l1)),
-      ssim: mean(v.map((s) => s.ssim)),
-      psnr: mean(v.map((s) => Math.min(s.psnr, 100))),
-      inside: mean(v.map((s) => s.inside)),
-      outside: mean(v.map((s) => s.outside)),
-      exact: withText ? mean(v.map((s) => s.exact)) : null,
-      f1: withText ? mean(v.map((s) => s.f1)) : null,
+      l1: finiteMean(v.map((s) => s.l1)),
+      ssim: finiteMean(v.map((s) => s.ssim)),
+      psnr: finiteMean(v.map((s) => Math.min(s.psnr, 100))),
+      inside: finiteMean(v.map((s) => s.inside)),
+      outside: finiteMean(v.map((s) => s.outside)),
+      exact: withText ? finiteMean(v.map((s) => s.exact)) : null,
+      f1: withText ? finiteMean(v.map((s) => s.f1)) : null,
     };
   }
   return out;

@@ -113,3 +113,9 @@ export function ssim(a: RgbImage, b: RgbImage): number {
   }
   return total / 3;
 }
+
+/** The mean of the finite values (a mask-restricted error is NaN where the mask is empty); NaN if none. */
+export function finiteMean(v: readonly number[]): number {
+  const f = v.filter(Number.isFinite);
+  return f.length ? f.reduce((a, b) => a + b, 0) / f.length : NaN;
+}

@@ -1,6 +1,6 @@
 import type { EditExample } from "../data/example.js";
 import { lineChartSvg } from "./chart.js";
-import { maskedL1, ssim } from "./metrics.js";
+import { finiteMean, maskedL1, ssim } from "./metrics.js";
 import { editExamples, type EditSettings, type EvalModel } from "./models.js";
 
 /** The paper's Figure 3: α_X fixed, α_V swept. */
@@ -17,11 +17,6 @@ export interface TradeoffPoint {
   /** SSIM of the output to the input image: how much of the input it keeps. */
   ssimToInput: number;
 }
-
-const finiteMean = (v: number[]) => {
-  const f = v.filter(Number.isFinite);
-  return f.length ? f.reduce((a, b) => a + b, 0) / f.length : NaN;
-};
 
 /** Edits the same examples with the same seeds at every α_V and measures each point. */
 export async function sweepTradeoff(

@@ -27,8 +27,8 @@ export class DDIMScheduler implements Scheduler {
   }
 
   step(eps: Float32Array, i: number, x: Float32Array): Float32Array {
-    const a = this.ac[this.timesteps[i]];
-    const aPrev = i + 1 < this.timesteps.length ? this.ac[this.timesteps[i + 1]] : 1;
+    const a = this.alphaCumprod(i);
+    const aPrev = i + 1 < this.timesteps.length ? this.alphaCumprod(i + 1) : 1;
     const sa = Math.sqrt(a);
     const s1a = Math.sqrt(1 - a);
     const saPrev = Math.sqrt(aPrev);

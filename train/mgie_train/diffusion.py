@@ -18,8 +18,12 @@ class Schedule:
         betas = torch.linspace(math.sqrt(cfg.beta_start), math.sqrt(cfg.beta_end), cfg.train_steps, dtype=torch.float64) ** 2
         self.alphas_cumprod = torch.cumprod(1.0 - betas, dim=0)
 
+    def _alphas(self, t: torch.Tensor) -> torch.Tensor:
+        """alpha_cumprod at each example's timestep, shaped to broadcast over [B, C, h, w]."""
+        return self.alphas_cumprod[t].float()[:, None, None, None]
+
     def add_noise(self, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        ac = self.alphas_cumprod[t].float()[:, None, None, None]
+        ac = self._alphas(t)
         return ac.sqrt() * x0 + (1.0 - ac).sqrt() * noise
 
     def diffused(self, target_latent: torch.Tensor, image_latent: torch.Tensor) -> torch.Tensor:
@@ -34,7 +38,7 @@ class Schedule:
         """What the UNet learns to predict at timestep t."""
         if self.cfg.prediction == "epsilon":
             return noise
-        ac = self.alphas_cumprod[t].float()[:, None, None, None]
+        ac = self._alphas(t)
         return ac.sqrt() * noise - (1.0 - ac).sqrt() * x0
 
     def loss_weight(self, t: torch.Tensor) -> torch.Tensor:
