@@ -95,6 +95,16 @@ describe("toEpsilon", () => {
     expect(toEpsilon(v, x, a, "epsilon")).toBe(v);
   });
 
+  it("recovers the noise from a clean-sample prediction", () => {
+    const a = 0.7;
+    const x0 = Float32Array.of(0.8, -0.4, 1.5);
+    const eps = [-1.1, 0.25, 0.6];
+    const x = Float32Array.from(x0, (v, k) => Math.sqrt(a) * v + Math.sqrt(1 - a) * eps[k]);
+    const got = toEpsilon(x0, x, a, "sample");
+    eps.forEach((e, k) => expect(got[k]).toBeCloseTo(e, 5));
+    expect(() => toEpsilon(x0, x.subarray(1), a, "sample")).toThrow(/sample prediction of 3 values/);
+  });
+
   it("uses each scheduler's alpha of the scaled model input", () => {
     const ac = alphasCumprod(SD);
     expect(new DDIMScheduler(SD, 4).alphaCumprod(1)).toBe(ac[666]);

@@ -113,7 +113,7 @@ describe.each(VARIANTS)("ONNX export of %s", (variant) => {
 describe.each(VARIANTS)("TypeScript pipeline of %s against the PyTorch reference", (variant) => {
   it.each(["ddim", "euler-ancestral"] as const)("reaches the same final latent with %s and the same expressive instruction", async (scheduler) => {
     const p = join(dir, variant, "parity");
-    const fixture = JSON.parse(await readFile(join(p, "pipeline.json"), "utf8")) as { instruction: string; expressive: string; steps: number };
+    const fixture = JSON.parse(await readFile(join(p, "pipeline.json"), "utf8")) as { instruction: string; expressive: string; steps: number; cfg_text: number; cfg_image: number };
     const pixels = npyValues(await npy(join(p, "pipeline.pixels.npy"))) as Uint8Array;
     const noise = npyValues(await npy(join(p, "pipeline.noise.npy"))) as Float32Array;
     const stepNoise = npyValues(await npy(join(p, "pipeline.step_noise.npy"))) as Float32Array;
@@ -122,7 +122,7 @@ describe.each(VARIANTS)("TypeScript pipeline of %s against the PyTorch reference
     const res = editor.manifest.resolution;
     const per = noise.length;
     const steps = Array.from({ length: fixture.steps }, (_, i) => stepNoise.slice(i * per, (i + 1) * per));
-    const [r] = await editor.editBatch([{ image: fromUint8(res, res, pixels), instruction: fixture.instruction }], { steps: fixture.steps, scheduler }, { initial: noise, steps });
+    const [r] = await editor.editBatch([{ image: fromUint8(res, res, pixels), instruction: fixture.instruction }], { steps: fixture.steps, scheduler, cfgText: fixture.cfg_text, cfgImage: fixture.cfg_image }, { initial: noise, steps });
     expect(r.expressiveInstruction).toBe(fixture.expressive);
     let maxDiff = 0;
     let maxRef = 0;
@@ -131,6 +131,16 @@ describe.each(VARIANTS)("TypeScript pipeline of %s against the PyTorch reference
       maxRef = Math.max(maxRef, Math.abs(want[i]));
     }
     expect(maxDiff / maxRef).toBeLessThan(1e-3);
+    if (scheduler === "euler-ancestral") {
+      // The decoded pixels (the change decoded onto the input) agree to within one 8-bit level.
+      const image = npyValues(await npy(join(p, "pipeline.euler-ancestral.image.npy"))) as Float32Array;
+      const plane = res * res;
+      let worst = 0;
+      for (let ch = 0; ch < 3; ch++) {
+        for (let q = 0; q < plane; q++) worst = Math.max(worst, Math.abs(r.image.data[q * 3 + ch] - (image[ch * plane + q] + 1) / 2));
+      }
+      expect(worst).toBeLessThan(1.5 / 255);
+    }
   });
 });
 

@@ -7,13 +7,15 @@ import { Rng } from "../data/rng.js";
 import { MgieError } from "../errors.js";
 import { createImage, type RgbImage } from "../image/raster.js";
 import { MgieEditor } from "../pipeline/editor.js";
+import { guidanceGroups } from "../pipeline/guidance.js";
 
 const PEAK_MODEL = fileURLToPath(new URL("../../assets/bench/matmul.onnx", import.meta.url));
 const TRAIN_DIR = fileURLToPath(new URL("../../train", import.meta.url));
 
 export interface BenchmarkOptions {
   model: string;
-  steps: number;
+  /** Diffusion steps; the model's default when absent. */
+  steps?: number;
   repeats: number;
   threads?: number;
   batches: number[];
@@ -53,13 +55,14 @@ function median(v: number[]): number {
 }
 
 /** Runs the benchmark and returns it as a Markdown report. */
-export async function benchmark(o: BenchmarkOptions): Promise<string> {
-  const log = o.log ?? (() => {});
+export async function benchmark(options: BenchmarkOptions): Promise<string> {
+  const log = options.log ?? (() => {});
   const out: string[] = [];
   log("measuring the ONNX Runtime peak (1024^3 matmul)...");
-  const peak = await measurePeak(o.threads);
-  const editor = await MgieEditor.load(o.model, { threads: o.threads });
+  const peak = await measurePeak(options.threads);
+  const editor = await MgieEditor.load(options.model, { threads: options.threads });
   const m = editor.manifest;
+  const o = { ...options, steps: options.steps ?? m.diffusion.steps };
   const flops = m.flops;
   const image = testImage(m.resolution);
   const instruction = "make the odd one out red";
@@ -78,8 +81,8 @@ export async function benchmark(o: BenchmarkOptions): Promise<string> {
     mllm: (flops.prefix ?? 0) + tokens * (flops.lm ?? 0),
     "edit-head": 2 * (flops.edit_head ?? flops.text_encoder ?? 0),
     "vae-encode": flops.vae_encoder ?? 0,
-    diffusion: o.steps * 3 * (flops.unet ?? 0),
-    "vae-decode": flops.vae_decoder ?? 0,
+    diffusion: o.steps * guidanceGroups(m.diffusion.cfg_text, m.diffusion.cfg_image) * (flops.unet ?? 0),
+    "vae-decode": (m.diffusion.residual_decode ? 2 : 1) * (flops.vae_decoder ?? 0),
   };
   out.push(`Model: ${m.name} (${m.variant}), ${m.resolution}x${m.resolution}, ${o.steps} steps, ${o.threads ?? "all"} threads.`);
   out.push(`ONNX Runtime peak on this machine (1024^3 float32 matmul): **${peak.toFixed(0)} GFLOP/s**.`, "");

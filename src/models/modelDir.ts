@@ -41,9 +41,11 @@ export const ManifestSchema = z.object({
     beta_schedule: z.literal("scaled_linear"),
     beta_start: z.number().positive(),
     beta_end: z.number().positive(),
-    prediction: z.enum(["epsilon", "v"]),
+    prediction: z.enum(["epsilon", "v", "sample"]),
     /** The model diffuses the change (target latent - input latent); the input latent is added back at the end. */
     residual: z.boolean().default(false),
+    /** Decode the change: output = input + D(z_edited) - D(z_input), so the VAE's error cancels where nothing changes. */
+    residual_decode: z.boolean().default(false),
     steps: z.number().int().positive(),
     cfg_text: z.number(),
     cfg_image: z.number(),

@@ -14,7 +14,7 @@ import { DDIMScheduler } from "../schedulers/ddim.js";
 import { EulerAncestralScheduler } from "../schedulers/eulerAncestral.js";
 import type { Scheduler } from "../schedulers/scheduler.js";
 import { toEpsilon } from "../schedulers/prediction.js";
-import { dualGuidance } from "./guidance.js";
+import { dualGuidance, guidanceGroups } from "./guidance.js";
 
 /** The model shipped in the repository. */
 export const DEFAULT_MODEL_DIR = fileURLToPath(new URL("../../models/mgie-e2e", import.meta.url));
@@ -159,11 +159,7 @@ export class MgieEditor {
       }),
     );
 
-    const images = await timed("vae-decode", async () => {
-      const lat = m.latent;
-      const out = await run(this.s.vae_decoder, { latent: f32(z, [b, lat.channels, lat.resolution, lat.resolution]) });
-      return splitImages(out.image.data, b, res);
-    });
+    const images = await timed("vae-decode", async () => splitImages(await this.decode(z, zImg, batchPixels, b), b, res));
     timings.total = performance.now() - started;
     const per = z.length / b;
     return images.map((image, i) => ({ image, expressiveInstruction: texts[i], timings: { ...timings }, latent: z.slice(i * per, (i + 1) * per) }));
@@ -251,7 +247,10 @@ export class MgieEditor {
     return name === "ddim" ? new DDIMScheduler(cfg, steps) : new EulerAncestralScheduler(cfg, steps);
   }
 
-  /** The diffusion loop: per step one UNet call on the batch [(V,U), (V,null), (null,null)]. */
+  /**
+   * The diffusion loop: per step one UNet call on the batch [(V,U), (V,null), (null,null)], or on
+   * (V,U) alone when both guidance scales are 1.
+   */
   private async denoise(
     sched: Scheduler,
     zImg: Float32Array,
@@ -269,35 +268,52 @@ export class MgieEditor {
     const hw = m.latent.resolution * m.latent.resolution;
     const size = b * c * hw;
     const L = m.condition.length * m.condition.dim;
+    const groups = guidanceGroups(cfgText, cfgImage);
     const rng = new Rng(seed);
     const initial = fixed?.initial ?? rng.gaussians(size);
     let x: Float32Array = initial.map((v) => v * sched.initNoiseSigma);
-    const context = new Float32Array(3 * b * L);
+    const context = new Float32Array(groups * b * L);
     context.set(u, 0);
-    for (let k = b; k < 3 * b; k++) context.set(nullU, k * L);
-    const latIn = new Float32Array(3 * b * 2 * c * hw);
+    for (let k = b; k < groups * b; k++) context.set(nullU, k * L);
+    const latIn = new Float32Array(groups * b * 2 * c * hw);
     const item = 2 * c * hw;
     for (let k = 0; k < b; k++) {
-      latIn.set(zImg.subarray(k * c * hw, (k + 1) * c * hw), k * item + c * hw);
-      latIn.set(zImg.subarray(k * c * hw, (k + 1) * c * hw), (b + k) * item + c * hw);
+      // The image latent rides along in (V,U) and (V,null); (null,null) keeps zeros there.
+      for (let g = 0; g < Math.min(groups, 2); g++) latIn.set(zImg.subarray(k * c * hw, (k + 1) * c * hw), (g * b + k) * item + c * hw);
     }
-    const dims = [3 * b, 2 * c, m.latent.resolution, m.latent.resolution];
+    const dims = [groups * b, 2 * c, m.latent.resolution, m.latent.resolution];
     for (let i = 0; i < sched.timesteps.length; i++) {
       const scaled = sched.scaleModelInput(x, i);
-      for (let g = 0; g < 3; g++) for (let k = 0; k < b; k++) latIn.set(scaled.subarray(k * c * hw, (k + 1) * c * hw), (g * b + k) * item);
-      const eps = (await run(this.s.unet, {
+      for (let g = 0; g < groups; g++) for (let k = 0; k < b; k++) latIn.set(scaled.subarray(k * c * hw, (k + 1) * c * hw), (g * b + k) * item);
+      const out = (await run(this.s.unet, {
         latent: f32(latIn, dims),
-        timestep: f32(new Float32Array(3 * b).fill(sched.timesteps[i]), [3 * b]),
-        context: f32(context, [3 * b, m.condition.length, m.condition.dim]),
+        timestep: f32(new Float32Array(groups * b).fill(sched.timesteps[i]), [groups * b]),
+        context: f32(context, [groups * b, m.condition.length, m.condition.dim]),
       })).noise.data;
-      // Guidance weights sum to one, so guiding v and converting once equals guiding the noise.
-      const guided = toEpsilon(dualGuidance(eps, size, cfgText, cfgImage), scaled, sched.alphaCumprod(i), m.diffusion.prediction);
+      // Guidance weights sum to one, so guiding the UNet's output and converting once equals guiding the noise.
+      const guided = groups === 1 ? out : dualGuidance(out, size, cfgText, cfgImage);
+      const eps = toEpsilon(guided, scaled, sched.alphaCumprod(i), m.diffusion.prediction);
       const stepNoise = sched.stochastic && i + 1 < sched.timesteps.length ? (fixed?.steps[i] ?? rng.gaussians(size)) : undefined;
-      x = sched.step(guided, i, x, stepNoise);
+      x = sched.step(eps, i, x, stepNoise);
       onStep(i);
     }
     if (m.diffusion.residual) for (let k = 0; k < x.length; k++) x[k] += zImg[k];
     return x;
+  }
+
+  /**
+   * Pixels of the edited latents, [b,3,res,res] in [-1,1]. With the manifest's residual_decode, the
+   * change is decoded instead: input + D(z) - D(z_input), one decoder call on both.
+   */
+  private async decode(z: Float32Array, zImg: Float32Array, input: Float32Array, b: number): Promise<Float32Array> {
+    const lat = this.manifest.latent;
+    const dims = (n: number) => [n, lat.channels, lat.resolution, lat.resolution];
+    if (!this.manifest.diffusion.residual_decode) return (await run(this.s.vae_decoder, { latent: f32(z, dims(b)) })).image.data;
+    const both = (await run(this.s.vae_decoder, { latent: f32(concatFloat32(z, zImg), dims(2 * b)) })).image.data;
+    const n = input.length;
+    const out = new Float32Array(n);
+    for (let k = 0; k < n; k++) out[k] = Math.min(1, Math.max(-1, input[k] + both[k] - both[n + k]));
+    return out;
   }
 }
 

@@ -14,3 +14,11 @@ export function dualGuidance(eps: Float32Array, size: number, cfgText: number, c
   }
   return out;
 }
+
+/**
+ * How many UNet passes a guided step needs: at cfgText = cfgImage = 1 dual guidance is exactly
+ * eps(V,U), so one pass on (image, instruction) replaces the three.
+ */
+export function guidanceGroups(cfgText: number, cfgImage: number): 1 | 3 {
+  return cfgText === 1 && cfgImage === 1 ? 1 : 3;
+}

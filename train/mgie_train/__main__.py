@@ -12,13 +12,13 @@ from . import config as config_mod
 from . import stages
 from .data import DataFormatError, SynthEditData
 
-# Steps and batch sizes of each stage for the default config (about three hours on two CPU cores).
+# Steps and batch sizes of each stage for the default config (about two hours on two CPU cores).
 PLAN = {
     "vae": dict(steps=3000, batch=16),
-    "mllm-see": dict(steps=600, batch=32, lr=1e-3),
-    "mllm-ins": dict(steps=900, batch=32, lr=5e-4),
+    "mllm-see": dict(steps=2400, batch=32, lr=1e-3),
+    "mllm-ins": dict(steps=2400, batch=32, lr=5e-4),
     "lm-ins": dict(steps=600, batch=32, lr=1e-3),
-    "editor": dict(steps=800, batch=32, lr=3e-4),
+    "editor": dict(steps=1500, batch=32, lr=3e-4),
 }
 
 

@@ -31,11 +31,14 @@ def _flatten_optimizer(opt: torch.optim.Optimizer) -> tuple[dict[str, np.ndarray
     return arrays, {"param_groups": sd["param_groups"], "scalars": scalars}
 
 
-def save(path: str, models: dict[str, nn.Module], optimizer: torch.optim.Optimizer | None, step: int, meta: dict | None = None) -> None:
+def save(path: str, models: dict[str, nn.Module], optimizer: torch.optim.Optimizer | None, step: int, meta: dict | None = None,
+         half: bool = False) -> None:
+    """`half` stores float weights as float16 (a finished stage: the ONNX export rounds to float16 anyway)."""
     arrays: dict[str, np.ndarray] = {}
     for name, m in models.items():
         for k, v in m.state_dict().items():
-            arrays[f"model/{name}/{k}"] = v.detach().cpu().numpy()
+            a = v.detach().cpu().numpy()
+            arrays[f"model/{name}/{k}"] = a.astype(np.float16) if half and a.dtype == np.float32 else a
     header = {"format": "mgie-checkpoint-1", "step": step, "models": sorted(models), "meta": meta or {}}
     if optimizer is not None:
         opt_arrays, opt_header = _flatten_optimizer(optimizer)
@@ -72,7 +75,9 @@ def load(path: str, models: dict[str, nn.Module], optimizer: torch.optim.Optimiz
             arr = data[key]
             if tuple(arr.shape) != tuple(v.shape):
                 raise CheckpointError(f"{path}: {name}.{k} has shape {tuple(arr.shape)}, the model expects {tuple(v.shape)}")
-            loaded[k] = torch.from_numpy(np.array(arr))
+            if arr.dtype not in (np.float32, np.float16, np.int64):
+                raise CheckpointError(f"{path}: {name}.{k} is stored as {arr.dtype}, not float32, float16 or int64")
+            loaded[k] = torch.from_numpy(np.array(arr)).to(v.dtype)
         m.load_state_dict(loaded)
     if optimizer is not None and "optimizer" in header:
         oh = header["optimizer"]

@@ -1,5 +1,5 @@
 """Diffusion maths shared by training and the reference sampler: the scaled-linear noise schedule,
-the training target (noise or v, of the target latent or of the change), condition dropout, dual
+the training target (noise, v or the clean sample, of the target latent or of the change), condition dropout, dual
 classifier-free guidance, and the DDIM and Euler-ancestral samplers (the TypeScript runtime
 implements the same ones; parity is tested)."""
 from __future__ import annotations
@@ -38,6 +38,8 @@ class Schedule:
         """What the UNet learns to predict at timestep t."""
         if self.cfg.prediction == "epsilon":
             return noise
+        if self.cfg.prediction == "sample":
+            return x0
         ac = self._alphas(t)
         return ac.sqrt() * noise - (1.0 - ac).sqrt() * x0
 
@@ -48,12 +50,16 @@ class Schedule:
             return torch.ones(t.shape)
         ac = self.alphas_cumprod[t].float()
         snr = ac / (1.0 - ac)
+        if self.cfg.prediction == "sample":
+            return snr.clamp(max=g)
         return snr.clamp(max=g) / (snr + 1.0 if self.cfg.prediction == "v" else snr)
 
     def to_eps(self, out: torch.Tensor, x_in: torch.Tensor, alpha: float) -> torch.Tensor:
         """The noise implied by the UNet's output at the (scaled) input x_in, whose alpha_cumprod is alpha."""
         if self.cfg.prediction == "epsilon":
             return out
+        if self.cfg.prediction == "sample":
+            return (x_in - math.sqrt(alpha) * out) / math.sqrt(1.0 - alpha)
         return math.sqrt(alpha) * out + math.sqrt(1.0 - alpha) * x_in
 
 
@@ -78,11 +84,19 @@ def dual_guidance(eps: torch.Tensor, cfg_text: float, cfg_image: float) -> torch
     return uncond + cfg_image * (image_only - uncond) + cfg_text * (full - image_only)
 
 
+def single_pass(cfg_text: float, cfg_image: float) -> bool:
+    """At a_X = a_V = 1 dual guidance is exactly eps(V, U): one UNet pass per step instead of three."""
+    return cfg_text == 1.0 and cfg_image == 1.0
+
+
 def guided_eps(unet: Denoiser, sched: Schedule, x: torch.Tensor, t: float, alpha: float, image_latent: torch.Tensor,
                cond: torch.Tensor, null: torch.Tensor, cfg_text: float, cfg_image: float) -> torch.Tensor:
     """One batched UNet call for the three guidance terms (guidance is affine with weights summing to
-    one, so guiding v and converting equals converting each term and guiding eps)."""
+    one, so guiding the UNet's output and converting equals converting each term and guiding eps)."""
     b = x.shape[0]
+    if single_pass(cfg_text, cfg_image):
+        out = unet(torch.cat([x, image_latent], 1), torch.full((b,), float(t)), cond)
+        return sched.to_eps(out, x, alpha)
     lat = torch.cat([torch.cat([x, image_latent], 1), torch.cat([x, image_latent], 1), torch.cat([x, torch.zeros_like(image_latent)], 1)])
     ctx = torch.cat([cond, null.expand(b, -1, -1), null.expand(b, -1, -1)])
     out = dual_guidance(unet(lat, torch.full((3 * b,), float(t)), ctx), cfg_text, cfg_image)
@@ -118,6 +132,18 @@ def sample_euler_ancestral(unet: Denoiser, sched: Schedule, image_latent: torch.
         if s_next > 0:
             x = x + step_noise[i] * s_up
     return sched.edited(x, image_latent)
+
+
+def decode_edit(decode: Callable[[torch.Tensor], torch.Tensor], z_edit: torch.Tensor, z_image: torch.Tensor,
+                image: torch.Tensor, residual: bool) -> torch.Tensor:
+    """Pixels of the edited latent in [-1, 1]; with `residual`, input + D(z_edit) - D(z_image), which
+    cancels the VAE's reconstruction error where the edit leaves the latent alone. `decode` is the
+    exported decoder (its output clamped to [-1, 1]), as the TypeScript pipeline runs it."""
+    if not residual:
+        return decode(z_edit).clamp(-1, 1)
+    both = decode(torch.cat([z_edit, z_image]))
+    out, rec = both.chunk(2)
+    return (image + out - rec).clamp(-1, 1)
 
 
 def ddim_timesteps(sched: Schedule, steps: int) -> torch.Tensor:

@@ -119,13 +119,14 @@ def _export(module: nn.Module, args: tuple, path: str, inputs: list[str], output
 
 def _pipeline_fixture(cfg: Config, run_dir: str, variant: str, pdir: str, g: torch.Generator) -> None:
     """A whole edit by the reference pipeline with fixed noise, for both samplers: the TypeScript
-    pipeline must reach the same final latent and the same expressive instruction."""
-    from .diffusion import sample_ddim, sample_euler_ancestral
+    pipeline must reach the same final latent, pixels and expressive instruction. The guidance scales
+    are not the defaults (1 / 1, a single UNet pass) so that all three guidance terms are compared."""
+    from .diffusion import decode_edit, sample_ddim, sample_euler_ancestral
     from .pipeline import ReferenceEditor
 
     ed = ReferenceEditor(cfg, run_dir, variant)
     round_weights_fp16(ed.vae, *ed.models.values())
-    res, steps = cfg.res, 4
+    res, steps, cfg_text, cfg_image = cfg.res, 4, 3.0, 1.5
     pixels = torch.randint(0, 256, (res, res, 3), generator=g, dtype=torch.uint8)
     image = (pixels.float() / 127.5 - 1.0).permute(2, 0, 1).unsqueeze(0)
     instruction = "make the red circle blue"
@@ -134,16 +135,17 @@ def _pipeline_fixture(cfg: Config, run_dir: str, variant: str, pdir: str, g: tor
         z_img = ed.vae.encoder(image)[0] * ed.scale
         noise = torch.randn(z_img.shape, generator=g)
         step_noise = [torch.randn(z_img.shape, generator=g) for _ in range(steps)]
-        d = cfg.diffusion
-        ddim = sample_ddim(ed.models["unet"], ed.sched, z_img, u, null, steps, d.cfg_text, d.cfg_image, noise)
-        euler = sample_euler_ancestral(ed.models["unet"], ed.sched, z_img, u, null, steps, d.cfg_text, d.cfg_image, noise, step_noise)
+        ddim = sample_ddim(ed.models["unet"], ed.sched, z_img, u, null, steps, cfg_text, cfg_image, noise)
+        euler = sample_euler_ancestral(ed.models["unet"], ed.sched, z_img, u, null, steps, cfg_text, cfg_image, noise, step_noise)
+        euler_pixels = decode_edit(VAEDecode(ed.vae, ed.scale), euler, z_img, image, cfg.diffusion.residual_decode)
     np.save(os.path.join(pdir, "pipeline.pixels.npy"), pixels.numpy())
     np.save(os.path.join(pdir, "pipeline.noise.npy"), noise.numpy())
     np.save(os.path.join(pdir, "pipeline.step_noise.npy"), torch.stack(step_noise).numpy())
     np.save(os.path.join(pdir, "pipeline.ddim.latent.npy"), ddim.numpy())
     np.save(os.path.join(pdir, "pipeline.euler-ancestral.latent.npy"), euler.numpy())
+    np.save(os.path.join(pdir, "pipeline.euler-ancestral.image.npy"), euler_pixels.numpy())
     with open(os.path.join(pdir, "pipeline.json"), "w") as f:
-        json.dump({"instruction": instruction, "expressive": texts[0], "steps": steps}, f)
+        json.dump({"instruction": instruction, "expressive": texts[0], "steps": steps, "cfg_text": cfg_text, "cfg_image": cfg_image}, f)
 
 
 def export(cfg: Config, run_dir: str, variant: str, out: str, parity: bool = False, training: dict | None = None) -> dict:
@@ -259,7 +261,8 @@ def export(cfg: Config, run_dir: str, variant: str, out: str, parity: bool = Fal
         "text_encoder": {"max_len": cfg.text_encoder.max_len} if variant == "inspix2pix" else None,
         "condition": {"length": L, "dim": ctx},
         "diffusion": {"train_steps": d.train_steps, "beta_schedule": "scaled_linear", "beta_start": d.beta_start, "beta_end": d.beta_end,
-                      "prediction": d.prediction, "residual": d.residual, "steps": d.sample_steps, "cfg_text": d.cfg_text, "cfg_image": d.cfg_image},
+                      "prediction": d.prediction, "residual": d.residual, "residual_decode": d.residual_decode, "steps": d.sample_steps,
+                      "cfg_text": d.cfg_text, "cfg_image": d.cfg_image},
         "components": files,
         "flops": flops,
         "training": training or {},

@@ -6,8 +6,9 @@ import torch
 
 from . import stages
 from .config import Config
-from .diffusion import Schedule, sample_ddim, sample_euler_ancestral
+from .diffusion import Schedule, decode_edit, sample_ddim, sample_euler_ancestral
 from .models.mllm import build_batch, generate, img_hidden
+from .models.vae import VAEDecode
 
 
 class ReferenceEditor:
@@ -65,4 +66,4 @@ class ReferenceEditor:
         else:
             step_noise = [torch.randn(z_img.shape, generator=g) for _ in range(steps)]
             z = sample_euler_ancestral(unet, self.sched, z_img, u, null, steps, cfg_text, cfg_image, noise, step_noise)
-        return self.vae.decoder(z / self.scale).clamp(-1, 1), texts
+        return decode_edit(VAEDecode(self.vae, self.scale), z, z_img, images, d.residual_decode), texts

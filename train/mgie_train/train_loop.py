@@ -52,8 +52,8 @@ def run(
             print(f"[{name}] step {done}/{total_steps} {losses} | {rate:.2f} step/s | ETA {eta / 60:.1f} min", flush=True)
         out_of_time = deadline is not None and time.time() > deadline
         if done == total_steps:
-            # A finished stage keeps its weights only (a third of the size): nothing resumes it.
-            checkpoint.save(ckpt_path, models, None, done, meta)
+            # A finished stage keeps its weights only, in float16 (a sixth of the size): nothing resumes it.
+            checkpoint.save(ckpt_path, models, None, done, meta, half=True)
         elif done % save_every == 0 or out_of_time:
             checkpoint.save(ckpt_path, models, optimizer, done, meta)
         if out_of_time and done < total_steps:

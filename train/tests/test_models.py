@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from mgie_train import checkpoint, config
-from mgie_train.diffusion import Schedule, dual_guidance, euler_ancestral_timesteps, sample_ddim
+from mgie_train.diffusion import Schedule, decode_edit, dual_guidance, euler_ancestral_timesteps, guided_eps, sample_ddim
 from mgie_train.models.mllm import MLLM, build_batch, generate, img_hidden
 from mgie_train.models.unet import UNet
 from mgie_train.models.vae import VAE
@@ -72,6 +72,43 @@ class DiffusionTest(unittest.TestCase):
         eps = torch.randn(6, 4, 2, 2)
         torch.testing.assert_close(dual_guidance(eps, 1.0, 1.0), eps[:2])
 
+    def test_one_pass_at_unit_scales_equals_the_three_pass_guidance(self):
+        torch.manual_seed(0)
+        unet = UNet(CFG.unet, 4, 32).eval()
+        s = Schedule(CFG.diffusion)
+        x, z = torch.randn(2, 4, 4, 4), torch.randn(2, 4, 4, 4)
+        cond, null = torch.randn(2, 3, 32), torch.randn(1, 3, 32)
+        with torch.no_grad():
+            one = guided_eps(unet, s, x, 500.0, 0.3, z, cond, null, 1.0, 1.0)
+            lat = torch.cat([torch.cat([x, z], 1), torch.cat([x, z], 1), torch.cat([x, torch.zeros_like(z)], 1)])
+            three = unet(lat, torch.full((6,), 500.0), torch.cat([cond, null.expand(2, -1, -1), null.expand(2, -1, -1)]))
+            want = s.to_eps(dual_guidance(three, 1.0, 1.0), x, 0.3)
+        torch.testing.assert_close(one, want, atol=1e-5, rtol=1e-5)
+
+    def test_residual_decoding_keeps_the_input_where_the_latent_is_unchanged(self):
+        image = torch.rand(1, 3, 8, 8) * 2 - 1
+        decode = lambda lat: lat.repeat(1, 1, 2, 2)[:, :3] * 0.5  # noqa: E731  any decoder
+        z_img = torch.randn(1, 4, 4, 4)
+        torch.testing.assert_close(decode_edit(decode, z_img, z_img, image, True), image)
+        z_edit = z_img.clone()
+        z_edit[:, :, 0, 0] += 0.2
+        out = decode_edit(decode, z_edit, z_img, image, True)
+        torch.testing.assert_close(out - image, (decode(z_edit) - decode(z_img)).clamp(-1 - image, 1 - image))
+        torch.testing.assert_close(decode_edit(decode, z_edit, z_img, image, False), decode(z_edit).clamp(-1, 1))
+
+    def test_unet_sees_the_instruction_and_the_position(self):
+        torch.manual_seed(0)
+        unet = UNet(CFG.unet, 4, 32).eval()
+        lat, t = torch.randn(1, 8, 4, 4), torch.tensor([500.0])
+        with torch.no_grad():
+            a = unet(lat, t, torch.randn(1, 3, 32))
+            b = unet(lat, t, torch.randn(1, 3, 32))
+            # A mirrored input gives more than the mirrored output: position is known to the UNet.
+            m = unet(lat.flip(-1), t, torch.zeros(1, 3, 32)).flip(-1)
+            n = unet(lat, t, torch.zeros(1, 3, 32))
+        self.assertGreater(float((a - b).abs().max()), 1e-4)
+        self.assertGreater(float((m - n).abs().max()), 1e-4)
+
     def test_euler_sigmas_run_from_large_to_zero(self):
         ts, sig = euler_ancestral_timesteps(Schedule(CFG.diffusion), 10)
         self.assertEqual(float(ts[0]), 999.0)
@@ -81,7 +118,7 @@ class DiffusionTest(unittest.TestCase):
 
     def test_ddim_with_an_oracle_denoiser_recovers_the_clean_latent(self):
         image_latent = torch.randn(1, 4, 2, 2)
-        for prediction in ("epsilon", "v"):
+        for prediction in ("epsilon", "v", "sample"):
             for residual in (False, True):
                 s = Schedule(dataclasses.replace(CFG.diffusion, prediction=prediction, residual=residual))
                 target = torch.randn(1, 4, 2, 2)
@@ -90,25 +127,27 @@ class DiffusionTest(unittest.TestCase):
                 def oracle(lat, t, ctx):  # the exact prediction for a fixed x0
                     a = s.alphas_cumprod[int(t[0])].float()
                     eps = (lat[:, :4] - a.sqrt() * x0) / (1 - a).sqrt()
-                    return eps if prediction == "epsilon" else a.sqrt() * eps - (1 - a).sqrt() * x0
+                    return {"epsilon": eps, "v": a.sqrt() * eps - (1 - a).sqrt() * x0, "sample": x0.expand_as(eps)}[prediction]
 
                 out = sample_ddim(oracle, s, image_latent, torch.zeros(1, 1, 1), torch.zeros(1, 1, 1), 10, 7.5, 1.5, torch.randn(1, 4, 2, 2))
                 torch.testing.assert_close(out, target, atol=1e-4, rtol=1e-4)
 
-    def test_v_target_and_its_noise_agree(self):
-        s = Schedule(dataclasses.replace(CFG.diffusion, prediction="v"))
-        x0, noise, t = torch.randn(3, 4, 2, 2), torch.randn(3, 4, 2, 2), torch.tensor([0, 400, 999])
-        x = s.add_noise(x0, noise, t)
-        for k in range(3):
-            a = float(s.alphas_cumprod[t[k]])
-            torch.testing.assert_close(s.to_eps(s.target(x0, noise, t)[k], x[k], a), noise[k], atol=1e-5, rtol=1e-5)
+    def test_each_target_and_its_noise_agree(self):
+        # x0 -> eps divides by sqrt(1 - a), about 0.03 at t = 0, which scales float32 rounding up 34-fold.
+        for prediction, tol in (("v", 1e-5), ("epsilon", 1e-5), ("sample", 1e-3)):
+            s = Schedule(dataclasses.replace(CFG.diffusion, prediction=prediction))
+            x0, noise, t = torch.randn(3, 4, 2, 2), torch.randn(3, 4, 2, 2), torch.tensor([0, 400, 999])
+            x = s.add_noise(x0, noise, t)
+            for k in range(3):
+                a = float(s.alphas_cumprod[t[k]])
+                torch.testing.assert_close(s.to_eps(s.target(x0, noise, t)[k], x[k], a), noise[k], atol=tol, rtol=tol)
 
     def test_min_snr_weights(self):
         d = dataclasses.replace(CFG.diffusion, min_snr_gamma=5.0)
         t = torch.tensor([0, 999])
         ac = Schedule(d).alphas_cumprod[t].float()
         snr = ac / (1 - ac)  # about 1175 at t = 0 (capped at 5) and 0.0047 at t = 999 (kept)
-        for prediction, denom in (("v", snr + 1), ("epsilon", snr)):
+        for prediction, denom in (("v", snr + 1), ("epsilon", snr), ("sample", torch.ones(2))):
             w = Schedule(dataclasses.replace(d, prediction=prediction)).loss_weight(t)
             torch.testing.assert_close(w, torch.stack([5.0 / denom[0], snr[1] / denom[1]]))
         torch.testing.assert_close(Schedule(dataclasses.replace(d, min_snr_gamma=0.0)).loss_weight(t), torch.ones(2))

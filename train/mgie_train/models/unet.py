@@ -1,6 +1,8 @@
 """InstructPix2Pix-style UNet: input = noisy latent (+) input-image latent, timestep embedding,
-cross-attention to the conditioning sequence U, output = predicted noise."""
+cross-attention to the conditioning sequence U, output = the prediction (x0, v or noise)."""
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import nn
@@ -11,19 +13,36 @@ from .layers import Block, sinusoidal
 from .vae import ResBlock, norm
 
 
+POSITION_FEATURES = 16
+
+
+def grid_features(h: int, w: int) -> torch.Tensor:
+    """[h*w, POSITION_FEATURES] sines and cosines of each pixel's row and column (fixed)."""
+    n = POSITION_FEATURES // 4
+    freqs = math.pi * 2.0 ** torch.arange(n, dtype=torch.float32)
+    ys = (torch.arange(h, dtype=torch.float32) + 0.5) / h
+    xs = (torch.arange(w, dtype=torch.float32) + 0.5) / w
+    fy = (ys[:, None] * freqs[None]).repeat_interleave(w, dim=0)
+    fx = (xs[:, None] * freqs[None]).repeat(h, 1)
+    return torch.cat([fy.sin(), fy.cos(), fx.sin(), fx.cos()], dim=1)
+
+
 class SpatialTransformer(nn.Module):
-    """A transformer block over the pixels of a feature map, cross-attending to the context."""
+    """A transformer block over the pixels of a feature map, cross-attending to the context. Each
+    pixel's position is added to it (a learned projection of fixed sinusoids): attention alone is
+    blind to position, and flips and rotations have to move content to a mirrored place."""
 
     def __init__(self, ch: int, heads: int, context_dim: int):
         super().__init__()
         self.norm = norm(ch)
         self.proj_in = nn.Linear(ch, ch)
+        self.pos = nn.Linear(POSITION_FEATURES, ch)
         self.block = Block(ch, heads, context_dim)
         self.proj_out = nn.Linear(ch, ch)
 
     def forward(self, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
         b, c, h, w = x.shape
-        t = self.proj_in(self.norm(x).reshape(b, c, h * w).transpose(1, 2))
+        t = self.proj_in(self.norm(x).reshape(b, c, h * w).transpose(1, 2)) + self.pos(grid_features(h, w))
         t = self.proj_out(self.block(t, context))
         return x + t.transpose(1, 2).reshape(b, c, h, w)
 
@@ -34,6 +53,8 @@ class UNet(nn.Module):
         self.cfg = cfg
         ch = cfg.channels
         self.time_mlp = nn.Sequential(nn.Linear(ch[0], cfg.time_dim), nn.SiLU(), nn.Linear(cfg.time_dim, cfg.time_dim))
+        # The mean of U joins the timestep embedding, which sets every residual block's scale and shift.
+        self.context_proj = nn.Linear(context_dim, cfg.time_dim)
         # Noisy latent and input-image latent are concatenated on channels (8 in, 4 out).
         self.conv_in = nn.Conv2d(2 * latent_channels, ch[0], 3, padding=1)
         self.down = nn.ModuleList()
@@ -70,8 +91,8 @@ class UNet(nn.Module):
         return x
 
     def forward(self, latent: torch.Tensor, timestep: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
-        """latent [B, 2C, h, w] (noisy (+) image), timestep [B], context U [B, L, d] -> noise [B, C, h, w]."""
-        t = self.time_mlp(sinusoidal(timestep, self.cfg.channels[0]))
+        """latent [B, 2C, h, w] (noisy (+) image), timestep [B], context U [B, L, d] -> prediction [B, C, h, w]."""
+        t = self.time_mlp(sinusoidal(timestep, self.cfg.channels[0])) + self.context_proj(context.mean(dim=1))
         x = self.conv_in(latent)
         hs = [x]
         for m in self.down:

@@ -13,20 +13,25 @@ def norm(ch: int) -> nn.GroupNorm:
 
 
 class ResBlock(nn.Module):
+    """Two 3x3 convolutions with a skip. With an embedding (the UNet's timestep + condition), it sets a
+    per-channel scale and shift of the second normalisation (ADM's scale-shift norm), so the
+    condition reaches every block and not only those with cross-attention."""
+
     def __init__(self, cin: int, cout: int, temb: int | None = None):
         super().__init__()
         self.n1 = norm(cin)
         self.c1 = nn.Conv2d(cin, cout, 3, padding=1)
-        self.t = nn.Linear(temb, cout) if temb else None
+        self.t = nn.Linear(temb, 2 * cout) if temb else None
         self.n2 = norm(cout)
         self.c2 = nn.Conv2d(cout, cout, 3, padding=1)
         self.skip = nn.Conv2d(cin, cout, 1) if cin != cout else nn.Identity()
 
     def forward(self, x: torch.Tensor, t: torch.Tensor | None = None) -> torch.Tensor:
-        h = self.c1(F.silu(self.n1(x)))
+        h = self.n2(self.c1(F.silu(self.n1(x))))
         if self.t is not None and t is not None:
-            h = h + self.t(F.silu(t))[:, :, None, None]
-        h = self.c2(F.silu(self.n2(h)))
+            scale, shift = self.t(F.silu(t))[:, :, None, None].chunk(2, dim=1)
+            h = h * (1 + scale) + shift
+        h = self.c2(F.silu(h))
         return self.skip(x) + h
 
 
