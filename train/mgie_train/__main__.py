@@ -176,7 +176,10 @@ def train_editors(a: argparse.Namespace, argv: list[str] | None) -> int:
     while pending or running:
         while pending and len(running) < jobs:
             v = pending.pop(0)
-            running.append((v, subprocess.Popen([sys.executable, "-m", "mgie_train", *args, "--variant", v, "--threads", str(threads)])))
+            # Debian's torch multiplies matrices in OpenBLAS, whose own thread pool does not follow
+            # torch.set_num_threads: without this each one-thread run starts a second busy thread.
+            env = {**os.environ, "OPENBLAS_NUM_THREADS": str(threads)}
+            running.append((v, subprocess.Popen([sys.executable, "-m", "mgie_train", *args, "--variant", v, "--threads", str(threads)], env=env)))
         time.sleep(1)
         for v, proc in list(running):
             if proc.poll() is not None:
