@@ -15,8 +15,8 @@ from .data import DataFormatError, SynthEditData
 # Steps and batch sizes of each stage for the default config (about two hours on two CPU cores).
 PLAN = {
     "vae": dict(steps=3000, batch=16),
-    "mllm-see": dict(steps=2400, batch=32, lr=1e-3),
-    "mllm-ins": dict(steps=2400, batch=32, lr=5e-4),
+    "mllm-see": dict(steps=1800, batch=32, lr=1e-3),
+    "mllm-ins": dict(steps=1800, batch=32, lr=5e-4),
     "lm-ins": dict(steps=600, batch=32, lr=1e-3),
     "editor": dict(steps=1500, batch=32, lr=3e-4),
 }
@@ -25,7 +25,7 @@ PLAN = {
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python3 -m mgie_train", description=__doc__)
     ap.add_argument("stage", choices=["tokenizer", "vae", "latents", "mllm-see", "mllm-ins", "lm-ins", "editor", "all", "eval", "eval-lm", "export", "bench"])
-    ap.add_argument("--variant", choices=stages.VARIANTS + ("mllm-ins", "lm-ins"), help="which editor (stages editor, eval, export, bench); for eval-lm: mllm-ins or lm-ins")
+    ap.add_argument("--variant", choices=stages.VARIANTS + ("mllm-see", "mllm-ins", "lm-ins"), help="which editor (stages editor, eval, export, bench); for eval-lm: mllm-see, mllm-ins or lm-ins")
     ap.add_argument("--config", default="default", choices=sorted(config_mod.CONFIGS))
     ap.add_argument("--data", required=True, help="training dataset folder (mgie data generate --split train)")
     ap.add_argument("--test-data", help="test dataset folder, for the VAE's PSNR")
@@ -95,8 +95,13 @@ def main(argv: list[str] | None = None) -> int:
         return ok
 
     if a.stage == "eval-lm":
-        from .evaluate import evaluate_lm
+        from .evaluate import evaluate_lm, evaluate_see
 
+        if a.variant == "mllm-see":
+            r = evaluate_see(cfg, a.run, data, a.limit)
+            print(f"mllm-see: {r['scenes']} scenes described, {100 * r['exact']:.1f}% exactly; objects named right: "
+                  + ", ".join(f"{k} {100 * v:.1f}%" for k, v in r["attributes"].items()))
+            return 0
         name = a.variant if a.variant == "lm-ins" else "mllm-ins"
         for k, r in evaluate_lm(cfg, a.run, name, data, a.limit).items():
             print(f"{name} {k}: {100 * r['exact']:.1f}% exact of {r['n']}")

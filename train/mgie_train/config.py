@@ -19,13 +19,15 @@ class VAEConfig:
 class MLLMConfig:
     patch: int = 8
     # Neighbouring pool x pool patch features are concatenated before the projector (fewer LM positions).
-    pool: int = 2
+    # 1 at 64 px: one token per 8 px cell, so a small object is one token's business (with 2, the LM
+    # learned to name sizes and colours several times more slowly).
+    pool: int = 1
     vision_dim: int = 128
     vision_layers: int = 2
     dim: int = 192
     layers: int = 4
     heads: int = 4
-    max_len: int = 128
+    max_len: int = 192  # 65 image positions, the prompt, 32 expressive tokens and the [IMG] tokens
     merges: int = 512  # BPE merges learned from the training text
     num_img_tokens: int = 8  # N [IMG] tokens, as in the paper
     max_new_tokens: int = 32  # hard cap on the expressive instruction, in tokens
@@ -117,7 +119,7 @@ def tiny() -> Config:
     return Config(
         res=32,
         vae=VAEConfig(channels=(8, 16)),
-        mllm=MLLMConfig(patch=8, pool=2, vision_dim=32, vision_layers=1, dim=32, layers=2, heads=2, max_len=128, merges=64, num_img_tokens=4, max_new_tokens=32),
+        mllm=MLLMConfig(patch=8, pool=1, vision_dim=32, vision_layers=1, dim=32, layers=2, heads=2, max_len=128, merges=64, num_img_tokens=4, max_new_tokens=32),
         edit_head=EditHeadConfig(dim=32, heads=2, encoder_layers=1, decoder_layers=1, queries=4, context_dim=32),
         text_encoder=TextEncoderConfig(dim=32, layers=1, heads=2),
         unet=UNetConfig(channels=(16, 32), attention=(False, True), res_blocks=1, heads=2, time_dim=32),

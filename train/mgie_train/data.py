@@ -50,12 +50,45 @@ class SynthEditData:
         return torch.from_numpy(arr.astype(np.float32))
 
 
-def describe(row: dict) -> str:
+# The scene vocabulary of src/data/scene/objects.ts (class indices of the object head).
+COLOURS = ("red", "orange", "yellow", "green", "blue", "purple", "pink", "white")
+SHAPES = ("circle", "square", "triangle", "star", "hexagon")
+SIZES = ("small", "large")
+
+
+def object_grid(rows: list[dict], res: int, grid: int) -> torch.Tensor:
+    """Labels of the object head: [B, 3, grid*grid] class indices (colour, shape, size; 0 = none), row-major.
+    A cell is labelled with an object when the object covers the cell's centre (within 0.8 of its radius,
+    inside every shape) or holds the object's centre, so that even a small object labels one cell.
+    Objects are painted in list order, so a later one overwrites an earlier one; photos have none.
+    Labelling every covered cell rather than only the centre cell spares the head guessing which of
+    two neighbouring cells a centre near their border falls in."""
+    cell = res / grid
+    centres = (torch.arange(grid, dtype=torch.float32) + 0.5) * cell
+    cy, cx = torch.meshgrid(centres, centres, indexing="ij")
+    out = torch.zeros(len(rows), 3, grid * grid, dtype=torch.long)
+    for b, r in enumerate(rows):
+        if r["source"]["type"] != "scene":
+            continue
+        for o in r["source"]["objects"]:
+            for name, vocab in (("color", COLOURS), ("shape", SHAPES), ("size", SIZES)):
+                if o[name] not in vocab:
+                    raise DataFormatError(f"example {r.get('id')}: unknown object {name} {o[name]!r} (known: {', '.join(vocab)})")
+            covered = ((cx - o["cx"]) ** 2 + (cy - o["cy"]) ** 2 < (0.8 * o["r"]) ** 2).flatten()
+            covered[min(grid - 1, int(o["cy"] / cell)) * grid + min(grid - 1, int(o["cx"] / cell))] = True
+            label = torch.tensor([1 + COLOURS.index(o["color"]), 1 + SHAPES.index(o["shape"]), 1 + SIZES.index(o["size"])])
+            out[b][:, covered] = label[:, None]
+    return out
+
+
+def describe(row: dict, band: float) -> str:
     """What is in the input image, in words: the target of the MLLM's "seeing" pre-training.
-    Objects are listed left to right; photos are described by the defect they were given."""
+    Objects are listed in reading order, row band by row band of `band` pixels (the height of one
+    image token), left to right within a band: the order in which the LM reads the image tokens, so
+    that naming the next object is a scan forward, not a sort. Photos are described by their defect."""
     src = row["source"]
     if src["type"] == "scene":
-        objs = sorted(src["objects"], key=lambda o: o["cx"])
+        objs = sorted(src["objects"], key=lambda o: (int(o["cy"] // band), o["cx"]))
         return "shapes: " + ", ".join(f"{o['size']} {o['color']} {o['shape']}" for o in objs)
     op = row["op"]
     if op == "fix-underexposure":

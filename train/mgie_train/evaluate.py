@@ -58,3 +58,32 @@ def evaluate_lm(cfg: Config, run_dir: str, name: str, data: SynthEditData, limit
         for key in ("all", r["kind"]) + (("ambiguous", f"ambiguous-{r['kind']}") if r["ambiguous"] else ()):
             hits[key].append(ok)
     return {k: {"n": len(v), "exact": sum(v) / len(v)} for k, v in sorted(hits.items())}
+
+
+def evaluate_see(cfg: Config, run_dir: str, data: SynthEditData, limit: int) -> dict:
+    """How well the pre-trained MLLM sees: it describes (greedily) the first `limit` scenes of `data`, and
+    each object of the true description counts as named right in size, colour and shape when the object
+    at the same place in the generated list has that word (a missing object counts as wrong)."""
+    from . import checkpoint, stages
+    from .data import DESCRIBE_PROMPT, describe
+    from .models.mllm import MLLM, greedy
+
+    model = MLLM(cfg.mllm, cfg.res, stages.load_tokenizer(run_dir))
+    checkpoint.load(stages.paths(run_dir)["mllm-see"], {"mllm": model}, restore_rng=False)
+    model.eval()
+    band = cfg.res / model.vision.grid * model.vision.pool
+    prompt = model.tok.encode(DESCRIBE_PROMPT) + [model.tok.sep]
+    hits: dict[str, list[float]] = {"size": [], "colour": [], "shape": []}
+    exact = []
+    scenes = [i for i, r in enumerate(data.rows) if r["source"]["type"] == "scene"][:limit]
+    for i in scenes:
+        want = describe(data.rows[i], band)
+        got = greedy(model, data.images([i], "input"), prompt, 64)
+        exact.append(float(got == want))
+        split = lambda s: [o.split() for o in s.removeprefix("shapes:").split(",")]  # noqa: E731
+        g, w = split(got), split(want)
+        for j, obj in enumerate(w):
+            named = g[j] if j < len(g) and len(g[j]) == 3 else ["", "", ""]
+            for a, key in enumerate(hits):
+                hits[key].append(float(named[a] == obj[a]))
+    return {"scenes": len(scenes), "exact": sum(exact) / max(1, len(exact)), "attributes": {k: sum(v) / max(1, len(v)) for k, v in hits.items()}}

@@ -39,7 +39,7 @@ class ReferenceEditor:
             else:
                 text = expressive[i]
                 p, t, lens = stages.lm_task(self.tok, [{"instruction": ins, "expressive": text}], "ins")
-                e, _, starts = build_batch(mllm, img, p, t)
+                e, _, starts = build_batch(mllm, mllm.prefix(img, 1), p, t)
                 h = img_hidden(mllm(e)[1], starts, lens, n)[0]
             texts.append(text)
             states.append(h)

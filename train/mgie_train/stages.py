@@ -20,10 +20,11 @@ from torch.nn import functional as F
 
 from . import checkpoint
 from .config import Config
-from .data import DESCRIBE_PROMPT, SynthEditData, describe
+from .data import DESCRIBE_PROMPT, SynthEditData, describe, object_grid
 from .diffusion import Schedule, drop_conditions
 from .models.edit_head import EditHead, TextEncoder
 from .models.mllm import MLLM, build_batch, img_hidden, instruction_loss
+from .models.object_head import ObjectHead
 from .models.unet import UNet
 from .models.vae import VAE
 from .tokenizer import PROMPT, Tokenizer
@@ -60,7 +61,7 @@ def warmup(opt: torch.optim.Optimizer, step: int, lr: float, warm: int = 100, to
 def train_tokenizer(cfg: Config, data: SynthEditData, run_dir: str) -> Tokenizer:
     texts = [PROMPT, DESCRIBE_PROMPT]
     for r in data.rows:
-        texts += [r["instruction"], r["expressive"], describe(r)]
+        texts += [r["instruction"], r["expressive"], describe(r, data.res)]
     tok = Tokenizer.train(texts, cfg.mllm.merges, cfg.mllm.num_img_tokens)
     tok.save(paths(run_dir)["tokenizer"])
     lens = [len(tok.encode(t)) / max(1, len(t.encode("utf-8"))) for t in texts[:2000]]
@@ -149,11 +150,12 @@ def encode_latents(cfg: Config, data: SynthEditData, run_dir: str) -> None:
 
 # ---------------------------------------------------------------- MLLM / LM
 
-def lm_task(tok: Tokenizer, rows: list[dict], task: str) -> tuple[list[list[int]], list[list[int]], list[int]]:
-    """(prompts, targets, expressive lengths) for 'see' (describe the image) or 'ins' (L_ins)."""
+def lm_task(tok: Tokenizer, rows: list[dict], task: str, band: float = 0.0) -> tuple[list[list[int]], list[list[int]], list[int]]:
+    """(prompts, targets, expressive lengths) for 'see' (describe the image; `band`: the pixel height of
+    one row of image tokens) or 'ins' (L_ins)."""
     if task == "see":
         prompts = [tok.encode(DESCRIBE_PROMPT) + [tok.sep] for _ in rows]
-        targets = [tok.encode(describe(r)) + [tok.eos] for r in rows]
+        targets = [tok.encode(describe(r, band)) + [tok.eos] for r in rows]
         return prompts, targets, [0] * len(rows)
     prompts = [tok.prompt_ids(r["instruction"]) for r in rows]
     targets = [tok.target_ids(r["expressive"]) for r in rows]
@@ -165,24 +167,46 @@ def train_lm(cfg: Config, data: SynthEditData, run_dir: str, name: str, task: st
     model = MLLM(cfg.mllm, cfg.res, load_tokenizer(run_dir), vision=vision)
     if init and not os.path.isfile(paths(run_dir)[name]):
         checkpoint.load(paths(run_dir)[init], {"mllm": model}, restore_rng=False)
-    opt = adamw(model.parameters(), lr)
+    trained: dict[str, torch.nn.Module] = {"mllm": model}
+    # Seeing pre-trains the vision tower with dense object labels as well as the description.
+    if task == "see" and model.vision is not None:
+        trained["object_head"] = ObjectHead(cfg.mllm.vision_dim)
+    params = [q for m in trained.values() for q in m.parameters()]
+    opt = adamw(params, lr)
+    band = cfg.res / model.vision.grid * model.vision.pool if model.vision is not None else float(cfg.res)
+    # Seeing draws scenes twice as often as photos (about half of each batch instead of a third): naming
+    # several objects is the hard part, a photo's defect is one of five phrases.
+    pool = list(range(len(data)))
+    if task == "see":
+        pool += [j for j, r in enumerate(data.rows) if r["source"]["type"] == "scene"]
 
     def step(i: int) -> dict[str, float]:
         warmup(opt, i, lr, total=steps)
-        idx = batch_indices(i, batch, len(data), seed)
+        idx = [pool[j] for j in batch_indices(i, batch, len(pool), seed)]
         rows = [data.rows[j] for j in idx]
-        prompts, targets, _ = lm_task(model.tok, rows, task)
+        prompts, targets, _ = lm_task(model.tok, rows, task, band)
         images = data.images(idx, "input") if vision else None
-        embeds, labels, _ = build_batch(model, images, prompts, targets)
+        logs = {}
+        if "object_head" in trained:
+            cells = model.vision.cells(images)
+            l_obj = trained["object_head"].loss(cells, object_grid(rows, cfg.res, model.vision.grid))
+            prefix = model.prefix_from_features(model.vision.pooled(cells), len(idx))
+        else:
+            prefix = model.prefix(images, len(idx))
+        embeds, labels, _ = build_batch(model, prefix, prompts, targets)
         logits, _ = model(embeds)
         loss = instruction_loss(logits, labels)
+        logs["l_text"] = loss.item()
+        if "object_head" in trained:
+            loss = loss + l_obj
+            logs["l_obj"] = l_obj.item()
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
-        return {"loss": loss.item()}
+        return {"loss": loss.item(), **logs}
 
-    return run(name, steps, step, {"mllm": model}, opt, paths(run_dir)[name], minutes=minutes, meta={"seed": seed, "task": task})
+    return run(name, steps, step, trained, opt, paths(run_dir)[name], minutes=minutes, meta={"seed": seed, "task": task})
 
 
 # ---------------------------------------------------------------- editors
@@ -254,7 +278,7 @@ def condition(cfg: Config, variant: str, tok: Tokenizer, models: dict, data: Syn
     prompts, targets, lens = lm_task(tok, rows, "ins")
     images = data.images(idx, "input") if mllm.vision is not None else None
     with torch.set_grad_enabled(lm_trainable):
-        embeds, labels, starts = build_batch(mllm, images, prompts, targets)
+        embeds, labels, starts = build_batch(mllm, mllm.prefix(images, len(idx)), prompts, targets)
         logits, hidden = mllm(embeds)
     l_ins = instruction_loss(logits, labels) if lm_trainable else None
     img_emb = mllm.img_embeddings()

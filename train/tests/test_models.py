@@ -9,7 +9,9 @@ import torch
 
 from mgie_train import checkpoint, config
 from mgie_train.diffusion import Schedule, decode_edit, dual_guidance, euler_ancestral_timesteps, guided_eps, sample_ddim
+from mgie_train.data import DataFormatError, object_grid
 from mgie_train.models.mllm import MLLM, build_batch, generate, img_hidden
+from mgie_train.models.object_head import ObjectHead
 from mgie_train.models.unet import UNet
 from mgie_train.models.vae import VAE
 from mgie_train.tokenizer import Tokenizer
@@ -44,7 +46,7 @@ class MLLMTest(unittest.TestCase):
     def test_img_hidden_takes_the_positions_that_predict_the_img_tokens(self):
         p = [TOK.prompt_ids("make it brighter")]
         t = [TOK.target_ids("brighten it")]
-        embeds, labels, starts = build_batch(self.m, torch.zeros(1, 3, CFG.res, CFG.res), p, t)
+        embeds, labels, starts = build_batch(self.m, self.m.prefix(torch.zeros(1, 3, CFG.res, CFG.res), 1), p, t)
         e = len(TOK.encode("brighten it"))
         _, hidden = self.m(embeds)
         h = img_hidden(hidden, starts, [e], CFG.mllm.num_img_tokens)
@@ -58,6 +60,52 @@ class MLLMTest(unittest.TestCase):
         self.assertLessEqual(len(g.ids), CFG.mllm.max_new_tokens)
         self.assertNotIn(TOK.img0, g.ids)
         self.assertEqual(g.states.shape, (CFG.mllm.num_img_tokens, CFG.mllm.dim))
+
+
+class ObjectHeadTest(unittest.TestCase):
+    SCENE = {"id": "x", "source": {"type": "scene", "objects": [
+        {"shape": "star", "color": "blue", "size": "large", "cx": 16.0, "cy": 4.0, "r": 12.0},
+        {"shape": "circle", "color": "red", "size": "small", "cx": 31.9, "cy": 31.9, "r": 2.0}]}}
+
+    def test_labels_mark_the_cells_an_object_covers_and_its_centre_cell(self):
+        lab = object_grid([self.SCENE, {"source": {"type": "photo"}}], 32, 4)  # 8 px cells, centres at 4, 12, 20, 28
+        self.assertEqual(lab.shape, (2, 3, 16))
+        star = [5, 4, 2]  # blue (index 4) star (3) large (1), each +1
+        # Cell centres within 0.8 * 12 = 9.6 px of (16, 4): (12, 4), (20, 4), (12, 12), (20, 12).
+        self.assertEqual([j for j in range(16) if lab[0, :, j].tolist() == star], [1, 2, 5, 6])
+        self.assertEqual(lab[0, :, 3 * 4 + 3].tolist(), [1, 1, 1])  # red circle small: too small to cover a centre, so its own cell
+        self.assertEqual(int((lab[0].sum(0) > 0).sum()), 5)
+        self.assertEqual(int(lab[1].abs().sum()), 0)  # a photo has no objects
+
+    def test_a_later_object_overwrites_an_earlier_one(self):
+        top = {"shape": "square", "color": "white", "size": "small", "cx": 12.0, "cy": 4.0, "r": 3.0}
+        scene = {"id": "z", "source": {"type": "scene", "objects": [*self.SCENE["source"]["objects"], top]}}
+        lab = object_grid([scene], 32, 4)
+        self.assertEqual(lab[0, :, 1].tolist(), [8, 2, 1])
+        self.assertEqual(lab[0, :, 2].tolist(), [5, 4, 2])
+
+    def test_an_unknown_colour_is_an_error(self):
+        bad = {"id": "y", "source": {"type": "scene", "objects": [{**self.SCENE["source"]["objects"][0], "color": "teal"}]}}
+        with self.assertRaisesRegex(DataFormatError, "teal"):
+            object_grid([bad], 32, 4)
+
+    def test_the_head_learns_the_labels_from_the_vision_cells(self):
+        torch.manual_seed(0)
+        m = MLLM(CFG.mllm, CFG.res, TOK)
+        head = ObjectHead(CFG.mllm.vision_dim)
+        img = torch.rand(2, 3, CFG.res, CFG.res) * 2 - 1
+        cells = m.vision.cells(img)
+        torch.testing.assert_close(m.vision.pooled(cells), m.vision(img))
+        lab = object_grid([self.SCENE, {"source": {"type": "photo"}}], CFG.res, m.vision.grid)
+        opt = torch.optim.Adam(list(m.vision.parameters()) + list(head.parameters()), 1e-2)
+        first = None
+        for _ in range(30):
+            loss = head.loss(m.vision.cells(img), lab)
+            first = first if first is not None else loss.item()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        self.assertLess(loss.item(), first / 5)
 
 
 class DiffusionTest(unittest.TestCase):

@@ -1,0 +1,26 @@
+"""Dense object labels that pre-train the MLLM's vision tower (the `mllm-see` stage).
+
+For every grid cell of the vision encoder the head classifies the object whose centre lies in it:
+its colour, shape and size, or "none". LLaVA starts from a CLIP tower that already sees; ours starts
+from scratch, and the description loss alone (a few words per image, reached through the LM) did not
+teach it to tell shapes apart. Training only, never exported.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ..data import COLOURS, SHAPES, SIZES
+
+
+class ObjectHead(nn.Module):
+    def __init__(self, dim: int):
+        super().__init__()
+        self.sizes = (1 + len(COLOURS), 1 + len(SHAPES), 1 + len(SIZES))  # class 0 = no object centred here
+        self.out = nn.Linear(dim, sum(self.sizes))
+
+    def loss(self, cells: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """cells [B, G*G, dim], labels [B, 3, G*G] (colour, shape, size): summed cross-entropy."""
+        logits = self.out(cells).split(self.sizes, dim=-1)
+        return sum(F.cross_entropy(lg.reshape(-1, lg.shape[-1]), lab.reshape(-1)) for lg, lab in zip(logits, labels.unbind(1)))
