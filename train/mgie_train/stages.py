@@ -168,17 +168,25 @@ def train_lm(cfg: Config, data: SynthEditData, run_dir: str, name: str, task: st
     if init and not os.path.isfile(paths(run_dir)[name]):
         checkpoint.load(paths(run_dir)[init], {"mllm": model}, restore_rng=False)
     trained: dict[str, torch.nn.Module] = {"mllm": model}
-    # Seeing pre-trains the vision tower with dense object labels as well as the description.
-    if task == "see" and model.vision is not None:
+    # Seeing pre-trains the vision tower with dense object labels as well as the description; fine-tuning
+    # on L_ins keeps that loss (and the head), so the tower does not forget what it learned to see while
+    # the LM learns to instruct.
+    if model.vision is not None:
         trained["object_head"] = ObjectHead(cfg.mllm.vision_dim)
+        if init and not os.path.isfile(paths(run_dir)[name]):
+            checkpoint.load(paths(run_dir)[init], {"object_head": trained["object_head"]}, restore_rng=False)
     params = [q for m in trained.values() for q in m.parameters()]
     opt = adamw(params, lr)
     band = cfg.res / model.vision.grid * model.vision.pool if model.vision is not None else float(cfg.res)
     # Seeing draws scenes twice as often as photos (about half of each batch instead of a third): naming
     # several objects is the hard part, a photo's defect is one of five phrases.
+    # Fine-tuning draws the ambiguous local edits three times as often: the hardest examples (find the odd
+    # object, name it in full) and only about a tenth of the data.
     pool = list(range(len(data)))
     if task == "see":
         pool += [j for j, r in enumerate(data.rows) if r["source"]["type"] == "scene"]
+    elif vision:
+        pool += 2 * [j for j, r in enumerate(data.rows) if r["ambiguous"] and r["kind"] == "local"]
 
     def step(i: int) -> dict[str, float]:
         warmup(opt, i, lr, total=steps)

@@ -1,9 +1,9 @@
 """Dense object labels that pre-train the MLLM's vision tower (the `mllm-see` stage).
 
-For every grid cell of the vision encoder the head classifies the object whose centre lies in it:
-its colour, shape and size, or "none". LLaVA starts from a CLIP tower that already sees; ours starts
+For every grid cell of the vision encoder the head classifies the object covering it (see
+`data.object_grid`): its colour, shape and size, or "none". LLaVA starts from a CLIP tower that already sees; ours starts
 from scratch, and the description loss alone (a few words per image, reached through the LM) did not
-teach it to tell shapes apart. Training only, never exported.
+teach it to tell shapes apart. `mllm-ins` keeps training it beside L_ins. Training only, never exported.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from ..data import COLOURS, SHAPES, SIZES
 class ObjectHead(nn.Module):
     def __init__(self, dim: int):
         super().__init__()
-        self.sizes = (1 + len(COLOURS), 1 + len(SHAPES), 1 + len(SIZES))  # class 0 = no object centred here
+        self.sizes = (1 + len(COLOURS), 1 + len(SHAPES), 1 + len(SIZES))  # class 0 = no object here
         self.out = nn.Linear(dim, sum(self.sizes))
 
     def loss(self, cells: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
