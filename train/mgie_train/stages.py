@@ -165,16 +165,14 @@ def lm_task(tok: Tokenizer, rows: list[dict], task: str, band: float = 0.0) -> t
 def train_lm(cfg: Config, data: SynthEditData, run_dir: str, name: str, task: str, vision: bool, init: str | None,
              steps: int, batch: int, lr: float, seed: int, minutes: float | None) -> bool:
     model = MLLM(cfg.mllm, cfg.res, load_tokenizer(run_dir), vision=vision)
-    if init and not os.path.isfile(paths(run_dir)[name]):
-        checkpoint.load(paths(run_dir)[init], {"mllm": model}, restore_rng=False)
     trained: dict[str, torch.nn.Module] = {"mllm": model}
     # Seeing pre-trains the vision tower with dense object labels as well as the description; fine-tuning
     # on L_ins keeps that loss (and the head), so the tower does not forget what it learned to see while
     # the LM learns to instruct.
-    if model.vision is not None:
+    if vision:
         trained["object_head"] = ObjectHead(cfg.mllm.vision_dim)
-        if init and not os.path.isfile(paths(run_dir)[name]):
-            checkpoint.load(paths(run_dir)[init], {"object_head": trained["object_head"]}, restore_rng=False)
+    if init and not os.path.isfile(paths(run_dir)[name]):
+        checkpoint.load(paths(run_dir)[init], trained, restore_rng=False)
     params = [q for m in trained.values() for q in m.parameters()]
     opt = adamw(params, lr)
     band = cfg.res / model.vision.grid * model.vision.pool if model.vision is not None else float(cfg.res)

@@ -1,9 +1,10 @@
 """Dense object labels that pre-train the MLLM's vision tower (the `mllm-see` stage).
 
 For every grid cell of the vision encoder the head classifies the object covering it (see
-`data.object_grid`): its colour, shape and size, or "none". LLaVA starts from a CLIP tower that already sees; ours starts
-from scratch, and the description loss alone (a few words per image, reached through the LM) did not
-teach it to tell shapes apart. `mllm-ins` keeps training it beside L_ins. Training only, never exported.
+`data.object_grid`): its colour, shape and size, or "none". LLaVA starts from a CLIP tower that
+already sees; ours starts from scratch, and the description loss alone (a few words per image, reached
+through the LM) did not teach it to tell shapes apart. `mllm-ins` keeps training it beside L_ins.
+Training only, never exported.
 """
 from __future__ import annotations
 
