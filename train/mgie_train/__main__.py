@@ -16,7 +16,7 @@ from .data import DataFormatError, SynthEditData
 PLAN = {
     "vae": dict(steps=3000, batch=16),
     "mllm-see": dict(steps=1800, batch=32, lr=1e-3),
-    "mllm-ins": dict(steps=1200, batch=32, lr=5e-4),
+    "mllm-ins": dict(steps=2400, batch=32, lr=5e-4),
     "lm-ins": dict(steps=600, batch=32, lr=1e-3),
     "editor": dict(steps=1500, batch=32, lr=3e-4),
 }
