@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { dualGuidance } from "../src/pipeline/guidance.js";
+import { dualGuidance, guidanceGroups } from "../src/pipeline/guidance.js";
 import { DDIMScheduler } from "../src/schedulers/ddim.js";
 import { EulerAncestralScheduler } from "../src/schedulers/eulerAncestral.js";
 import { alphasCumprod } from "../src/schedulers/noiseSchedule.js";
@@ -79,7 +79,15 @@ describe("dualGuidance", () => {
     const out = dualGuidance(eps, 2, 7.5, 1.5);
     expect(out[0]).toBeCloseTo(100 + 1.5 * (10 - 100) + 7.5 * (1 - 10), 4);
     expect(Array.from(dualGuidance(eps, 2, 0, 0))).toEqual([100, 200]);
-    expect(() => dualGuidance(eps, 3, 1, 1)).toThrow(RangeError);
+    expect(() => dualGuidance(eps, 4, 1, 1)).toThrow(RangeError);
+    expect(() => dualGuidance(eps, 3, 2, 1.5)).toThrow(RangeError);
+  });
+
+  it("needs only (V,U) and (V,0) at aV = 1, with the same result as all three", () => {
+    expect(Array.from(dualGuidance(eps.subarray(0, 4), 2, 1.25, 1))).toEqual(Array.from(dualGuidance(eps, 2, 1.25, 1)));
+    expect(guidanceGroups(1, 1)).toBe(1);
+    expect(guidanceGroups(1.25, 1)).toBe(2);
+    expect(guidanceGroups(1, 1.5)).toBe(3);
   });
 });
 
