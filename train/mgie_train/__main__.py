@@ -158,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 # What each task of `all` needs first. Tasks are started in this order whenever a slot is free and
-# their inputs are done: the longest chain (mllm-see -> mllm-ins -> mgie-e2e) first.
+# their inputs are done: the longest chain (mllm-see -> mllm-ins -> mgie-e2e) first. An editor needs
+# the latents and the LM stage it starts from (stages.LM_INIT; InsPix2Pix only the tokenizer).
 TASKS: dict[str, tuple[str, ...]] = {
     "tokenizer": (),
     "mllm-see": ("tokenizer",),
@@ -166,11 +167,8 @@ TASKS: dict[str, tuple[str, ...]] = {
     "latents": ("vae",),
     "mllm-ins": ("mllm-see",),
     "lm-ins": ("tokenizer",),
-    "editor mgie-e2e": ("mllm-ins", "latents"),
-    "editor mgie-ft": ("mllm-ins", "latents"),
-    "editor mgie-fz": ("mllm-see", "latents"),
-    "editor lgie": ("lm-ins", "latents"),
-    "editor inspix2pix": ("tokenizer", "latents"),
+    **{f"editor {v}": (stages.LM_INIT[v][0] if v in stages.LM_INIT else "tokenizer", "latents")
+       for v in ("mgie-e2e", "mgie-ft", "mgie-fz", "lgie", "inspix2pix")},
 }
 
 
