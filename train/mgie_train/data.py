@@ -56,16 +56,27 @@ SHAPES = ("circle", "square", "triangle", "star", "hexagon")
 SIZES = ("small", "large")
 
 
-def object_grid(rows: list[dict], res: int, grid: int) -> torch.Tensor:
-    """Labels of the object head: [B, 3, grid*grid] class indices (colour, shape, size; 0 = none), row-major.
-    A cell is labelled with an object when the object covers the cell's centre (within 0.8 of its radius,
-    inside every shape) or holds the object's centre, so that even a small object labels one cell.
-    Objects are painted in list order, so a later one overwrites an earlier one; photos have none.
-    Labelling every covered cell rather than only the centre cell spares the head guessing which of
-    two neighbouring cells a centre near their border falls in."""
+def _covered(o: dict, cx: torch.Tensor, cy: torch.Tensor, grid: int, cell: float) -> torch.Tensor:
+    """The grid cells (row-major, bool) labelled with object `o`: those whose centre it covers (within 0.8
+    of its radius, inside every shape) and the one holding its centre, so that even a small object has one."""
+    covered = ((cx - o["cx"]) ** 2 + (cy - o["cy"]) ** 2 < (0.8 * o["r"]) ** 2).flatten()
+    covered[min(grid - 1, int(o["cy"] / cell)) * grid + min(grid - 1, int(o["cx"] / cell))] = True
+    return covered
+
+
+def _cell_centres(res: int, grid: int) -> tuple[torch.Tensor, torch.Tensor, float]:
     cell = res / grid
     centres = (torch.arange(grid, dtype=torch.float32) + 0.5) * cell
     cy, cx = torch.meshgrid(centres, centres, indexing="ij")
+    return cx, cy, cell
+
+
+def object_grid(rows: list[dict], res: int, grid: int) -> torch.Tensor:
+    """Labels of the object head: [B, 3, grid*grid] class indices (colour, shape, size; 0 = none), row-major.
+    Each object labels the cells `_covered` gives. Objects are painted in list order, so a later one
+    overwrites an earlier one; photos have none. Labelling every covered cell rather than only the
+    centre cell spares the head guessing which of two neighbouring cells a centre near their border falls in."""
+    cx, cy, cell = _cell_centres(res, grid)
     out = torch.zeros(len(rows), 3, grid * grid, dtype=torch.long)
     for b, r in enumerate(rows):
         if r["source"]["type"] != "scene":
@@ -74,10 +85,29 @@ def object_grid(rows: list[dict], res: int, grid: int) -> torch.Tensor:
             for name, vocab in (("color", COLOURS), ("shape", SHAPES), ("size", SIZES)):
                 if o[name] not in vocab:
                     raise DataFormatError(f"example {r.get('id')}: unknown object {name} {o[name]!r} (known: {', '.join(vocab)})")
-            covered = ((cx - o["cx"]) ** 2 + (cy - o["cy"]) ** 2 < (0.8 * o["r"]) ** 2).flatten()
-            covered[min(grid - 1, int(o["cy"] / cell)) * grid + min(grid - 1, int(o["cx"] / cell))] = True
             label = torch.tensor([1 + COLOURS.index(o["color"]), 1 + SHAPES.index(o["shape"]), 1 + SIZES.index(o["size"])])
-            out[b][:, covered] = label[:, None]
+            out[b][:, _covered(o, cx, cy, grid, cell)] = label[:, None]
+    return out
+
+
+MAX_SHARED = 5  # a scene holds at most five objects
+
+
+def shared_looks_grid(rows: list[dict], res: int, grid: int) -> torch.Tensor:
+    """Labels of the shared-looks head: [B, 2, grid*grid] counts, for the object in each cell (the cells
+    `object_grid` gives it), of the scene's objects that have its colour (row 0) and its shape (row 1),
+    itself included: 1 for the odd one out; 0 where no object is."""
+    cx, cy, cell = _cell_centres(res, grid)
+    out = torch.zeros(len(rows), 2, grid * grid, dtype=torch.long)
+    for b, r in enumerate(rows):
+        if r["source"]["type"] != "scene":
+            continue
+        objs = r["source"]["objects"]
+        if len(objs) > MAX_SHARED:
+            raise DataFormatError(f"example {r.get('id')}: {len(objs)} objects, at most {MAX_SHARED} expected")
+        for o in objs:
+            counts = [sum(p[a] == o[a] for p in objs) for a in ("color", "shape")]
+            out[b][:, _covered(o, cx, cy, grid, cell)] = torch.tensor(counts)[:, None]
     return out
 
 

@@ -4,7 +4,8 @@
   vae        the autoencoder (then frozen), its latent scale and test PSNR
   latents    encode the training set once with the frozen VAE (a cache, not a model)
   mllm-see   MLLM pre-training: describe the input image (so it "sees")
-  mllm-ins   MLLM fine-tuning on L_ins (the expressive instruction + [IMG] tokens)
+  mllm-ins   MLLM fine-tuning on L_ins (the expressive instruction + [IMG] tokens), the vision tower
+             learning beside it how many objects share each one's colour and shape
   lm-ins     the LGIE baseline's text-only LM, trained on L_ins from scratch
   editor     one editing model: inspix2pix | lgie | mgie-fz | mgie-ft | mgie-e2e
 """
@@ -20,11 +21,12 @@ from torch.nn import functional as F
 
 from . import checkpoint
 from .config import Config
-from .data import DESCRIBE_PROMPT, SynthEditData, describe, object_grid
+from .data import DESCRIBE_PROMPT, SynthEditData, describe, object_grid, shared_looks_grid
 from .diffusion import Schedule, drop_conditions
 from .models.edit_head import EditHead, TextEncoder
 from .models.mllm import MLLM, build_batch, img_hidden, instruction_loss
 from .models.object_head import ObjectHead
+from .models.shared_looks_head import SharedLooksHead
 from .models.unet import UNet
 from .models.vae import VAE
 from .tokenizer import PROMPT, Tokenizer
@@ -173,18 +175,22 @@ def train_lm(cfg: Config, data: SynthEditData, run_dir: str, name: str, task: st
         trained["object_head"] = ObjectHead(cfg.mllm.vision_dim)
     if init and not os.path.isfile(paths(run_dir)[name]):
         checkpoint.load(paths(run_dir)[init], trained, restore_rng=False)
+    # Fine-tuning also learns how many objects share each one's looks (what finding the odd one out needs).
+    if vision and task == "ins":
+        trained["shared_looks_head"] = SharedLooksHead(cfg.mllm.vision_dim)
     params = [q for m in trained.values() for q in m.parameters()]
     opt = adamw(params, lr)
     band = cfg.res / model.vision.grid * model.vision.pool if model.vision is not None else float(cfg.res)
     # Seeing draws scenes twice as often as photos (about half of each batch instead of a third): naming
     # several objects is the hard part, a photo's defect is one of five phrases.
-    # Fine-tuning draws the ambiguous local edits three times as often: the hardest examples (find the odd
-    # object, name it in full) and only about a tenth of the data.
+    # Fine-tuning draws the ambiguous local edits three times as often, and the odd-one-out ones among them
+    # five times: the hardest examples (find the object, name it in full) and only about a tenth of the data.
     pool = list(range(len(data)))
     if task == "see":
         pool += [j for j, r in enumerate(data.rows) if r["source"]["type"] == "scene"]
     elif vision:
         pool += 2 * [j for j, r in enumerate(data.rows) if r["ambiguous"] and r["kind"] == "local"]
+        pool += 2 * [j for j, r in enumerate(data.rows) if r["ambiguity"] in ("odd-colour", "odd-shape")]
 
     def step(i: int) -> dict[str, float]:
         warmup(opt, i, lr, total=steps)
@@ -196,6 +202,10 @@ def train_lm(cfg: Config, data: SynthEditData, run_dir: str, name: str, task: st
         if "object_head" in trained:
             cells = model.vision.cells(images)
             l_obj = trained["object_head"].loss(cells, object_grid(rows, cfg.res, model.vision.grid))
+            if "shared_looks_head" in trained:
+                l_shared = trained["shared_looks_head"].loss(cells, shared_looks_grid(rows, cfg.res, model.vision.grid))
+                l_obj = l_obj + l_shared
+                logs["l_shared"] = l_shared.item()
             prefix = model.prefix_from_features(model.vision.pooled(cells), len(idx))
         else:
             prefix = model.prefix(images, len(idx))

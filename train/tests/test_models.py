@@ -9,9 +9,10 @@ import torch
 
 from mgie_train import checkpoint, config
 from mgie_train.diffusion import Schedule, decode_edit, dual_guidance, euler_ancestral_timesteps, guided_eps, sample_ddim
-from mgie_train.data import DataFormatError, object_grid
+from mgie_train.data import DataFormatError, object_grid, shared_looks_grid
 from mgie_train.models.mllm import MLLM, build_batch, generate, img_hidden
 from mgie_train.models.object_head import ObjectHead
+from mgie_train.models.shared_looks_head import SharedLooksHead
 from mgie_train.models.unet import UNet
 from mgie_train.models.vae import VAE
 from mgie_train.tokenizer import Tokenizer
@@ -62,6 +63,19 @@ class MLLMTest(unittest.TestCase):
         self.assertEqual(g.states.shape, (CFG.mllm.num_img_tokens, CFG.mllm.dim))
 
 
+def fit_head(m: MLLM, head: torch.nn.Module, img: torch.Tensor, labels: torch.Tensor, steps: int = 30) -> tuple[float, float]:
+    """Trains the vision tower and a dense head on one batch; the first and the last loss."""
+    opt = torch.optim.Adam(list(m.vision.parameters()) + list(head.parameters()), 1e-2)
+    losses = []
+    for _ in range(steps):
+        loss = head.loss(m.vision.cells(img), labels)
+        losses.append(loss.item())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return losses[0], losses[-1]
+
+
 class ObjectHeadTest(unittest.TestCase):
     SCENE = {"id": "x", "source": {"type": "scene", "objects": [
         {"shape": "star", "color": "blue", "size": "large", "cx": 16.0, "cy": 4.0, "r": 12.0},
@@ -97,15 +111,39 @@ class ObjectHeadTest(unittest.TestCase):
         cells = m.vision.cells(img)
         torch.testing.assert_close(m.vision.pooled(cells), m.vision(img))
         lab = object_grid([self.SCENE, {"source": {"type": "photo"}}], CFG.res, m.vision.grid)
-        opt = torch.optim.Adam(list(m.vision.parameters()) + list(head.parameters()), 1e-2)
-        first = None
-        for _ in range(30):
-            loss = head.loss(m.vision.cells(img), lab)
-            first = first if first is not None else loss.item()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        self.assertLess(loss.item(), first / 5)
+        first, last = fit_head(m, head, img, lab)
+        self.assertLess(last, first / 5)
+
+
+class SharedLooksTest(unittest.TestCase):
+    # A red star, a red circle and a blue circle: the blue circle is the odd one out in colour, the star in shape.
+    OBJECTS = [{"shape": "star", "color": "red", "size": "small", "cx": 4.0, "cy": 4.0, "r": 3.0},
+               {"shape": "circle", "color": "red", "size": "small", "cx": 12.0, "cy": 4.0, "r": 3.0},
+               {"shape": "circle", "color": "blue", "size": "small", "cx": 28.0, "cy": 28.0, "r": 3.0}]
+    ROWS = [{"source": {"type": "scene", "objects": OBJECTS}}, {"source": {"type": "photo"}}]
+
+    def test_each_objects_cells_count_the_objects_that_share_its_colour_and_shape(self):
+        lab = shared_looks_grid(self.ROWS, 32, 4)  # 8 px cells
+        self.assertEqual(lab.shape, (2, 2, 16))
+        self.assertEqual(lab[0, :, 0].tolist(), [2, 1])  # red star: two red objects, the only star
+        self.assertEqual(lab[0, :, 1].tolist(), [2, 2])  # red circle
+        self.assertEqual(lab[0, :, 15].tolist(), [1, 2])  # blue circle: the only blue one
+        self.assertEqual(int((lab[0].sum(0) > 0).sum()), 3)
+        self.assertEqual(int(lab[1].sum()), 0)
+
+    def test_more_objects_than_a_scene_holds_is_an_error(self):
+        crowded = {"id": "c", "source": {"type": "scene", "objects": self.OBJECTS * 2}}
+        with self.assertRaisesRegex(DataFormatError, "6 objects"):
+            shared_looks_grid([crowded], 32, 4)
+
+    def test_the_head_learns_the_counts_from_the_vision_cells(self):
+        torch.manual_seed(0)
+        m = MLLM(CFG.mllm, CFG.res, TOK)
+        head = SharedLooksHead(CFG.mllm.vision_dim)
+        img = torch.rand(2, 3, CFG.res, CFG.res) * 2 - 1
+        lab = shared_looks_grid(self.ROWS, CFG.res, m.vision.grid)
+        first, last = fit_head(m, head, img, lab)
+        self.assertLess(last, first / 5)
 
 
 class DiffusionTest(unittest.TestCase):
