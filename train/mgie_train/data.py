@@ -64,30 +64,34 @@ def _covered(o: dict, cx: torch.Tensor, cy: torch.Tensor, grid: int, cell: float
     return covered
 
 
-def _cell_centres(res: int, grid: int) -> tuple[torch.Tensor, torch.Tensor, float]:
+def _paint_objects(rows: list[dict], res: int, grid: int, channels: int, label) -> torch.Tensor:
+    """[B, channels, grid*grid] class indices, row-major: each scene object's `label(row, object)` (one
+    index per channel) in the cells `_covered` gives it, 0 elsewhere. Objects are painted in list order,
+    so a later one overwrites an earlier one; photos have none."""
     cell = res / grid
     centres = (torch.arange(grid, dtype=torch.float32) + 0.5) * cell
     cy, cx = torch.meshgrid(centres, centres, indexing="ij")
-    return cx, cy, cell
-
-
-def object_grid(rows: list[dict], res: int, grid: int) -> torch.Tensor:
-    """Labels of the object head: [B, 3, grid*grid] class indices (colour, shape, size; 0 = none), row-major.
-    Each object labels the cells `_covered` gives. Objects are painted in list order, so a later one
-    overwrites an earlier one; photos have none. Labelling every covered cell rather than only the
-    centre cell spares the head guessing which of two neighbouring cells a centre near their border falls in."""
-    cx, cy, cell = _cell_centres(res, grid)
-    out = torch.zeros(len(rows), 3, grid * grid, dtype=torch.long)
+    out = torch.zeros(len(rows), channels, grid * grid, dtype=torch.long)
     for b, r in enumerate(rows):
         if r["source"]["type"] != "scene":
             continue
         for o in r["source"]["objects"]:
-            for name, vocab in (("color", COLOURS), ("shape", SHAPES), ("size", SIZES)):
-                if o[name] not in vocab:
-                    raise DataFormatError(f"example {r.get('id')}: unknown object {name} {o[name]!r} (known: {', '.join(vocab)})")
-            label = torch.tensor([1 + COLOURS.index(o["color"]), 1 + SHAPES.index(o["shape"]), 1 + SIZES.index(o["size"])])
-            out[b][:, _covered(o, cx, cy, grid, cell)] = label[:, None]
+            out[b][:, _covered(o, cx, cy, grid, cell)] = torch.tensor(label(r, o))[:, None]
     return out
+
+
+def object_grid(rows: list[dict], res: int, grid: int) -> torch.Tensor:
+    """Labels of the object head: [B, 3, grid*grid] class indices (colour, shape, size; 0 = none), row-major.
+    Labelling every cell an object covers rather than only its centre cell spares the head guessing which
+    of two neighbouring cells a centre near their border falls in."""
+
+    def label(r: dict, o: dict) -> list[int]:
+        for name, vocab in (("color", COLOURS), ("shape", SHAPES), ("size", SIZES)):
+            if o[name] not in vocab:
+                raise DataFormatError(f"example {r.get('id')}: unknown object {name} {o[name]!r} (known: {', '.join(vocab)})")
+        return [1 + COLOURS.index(o["color"]), 1 + SHAPES.index(o["shape"]), 1 + SIZES.index(o["size"])]
+
+    return _paint_objects(rows, res, grid, 3, label)
 
 
 MAX_SHARED = 5  # a scene holds at most five objects
@@ -97,18 +101,14 @@ def shared_looks_grid(rows: list[dict], res: int, grid: int) -> torch.Tensor:
     """Labels of the shared-looks head: [B, 2, grid*grid] counts, for the object in each cell (the cells
     `object_grid` gives it), of the scene's objects that have its colour (row 0) and its shape (row 1),
     itself included: 1 for the odd one out; 0 where no object is."""
-    cx, cy, cell = _cell_centres(res, grid)
-    out = torch.zeros(len(rows), 2, grid * grid, dtype=torch.long)
-    for b, r in enumerate(rows):
-        if r["source"]["type"] != "scene":
-            continue
+
+    def label(r: dict, o: dict) -> list[int]:
         objs = r["source"]["objects"]
         if len(objs) > MAX_SHARED:
             raise DataFormatError(f"example {r.get('id')}: {len(objs)} objects, at most {MAX_SHARED} expected")
-        for o in objs:
-            counts = [sum(p[a] == o[a] for p in objs) for a in ("color", "shape")]
-            out[b][:, _covered(o, cx, cy, grid, cell)] = torch.tensor(counts)[:, None]
-    return out
+        return [sum(p[a] == o[a] for p in objs) for a in ("color", "shape")]
+
+    return _paint_objects(rows, res, grid, 2, label)
 
 
 def describe(row: dict, band: float) -> str:

@@ -63,12 +63,17 @@ class MLLMTest(unittest.TestCase):
         self.assertEqual(g.states.shape, (CFG.mllm.num_img_tokens, CFG.mllm.dim))
 
 
-def fit_head(m: MLLM, head: torch.nn.Module, img: torch.Tensor, labels: torch.Tensor, steps: int = 30) -> tuple[float, float]:
-    """Trains the vision tower and a dense head on one batch; the first and the last loss."""
+def fit_head(head: torch.nn.Module, labels, steps: int = 30) -> tuple[float, float]:
+    """Trains a fresh tiny MLLM's vision tower and a dense head on one batch of two random images, whose
+    labels are `labels(grid)`; the first and the last loss."""
+    torch.manual_seed(0)
+    m = MLLM(CFG.mllm, CFG.res, TOK)
+    img = torch.rand(2, 3, CFG.res, CFG.res) * 2 - 1
+    lab = labels(m.vision.grid)
     opt = torch.optim.Adam(list(m.vision.parameters()) + list(head.parameters()), 1e-2)
     losses = []
     for _ in range(steps):
-        loss = head.loss(m.vision.cells(img), labels)
+        loss = head.loss(m.vision.cells(img), lab)
         losses.append(loss.item())
         opt.zero_grad()
         loss.backward()
@@ -103,15 +108,15 @@ class ObjectHeadTest(unittest.TestCase):
         with self.assertRaisesRegex(DataFormatError, "teal"):
             object_grid([bad], 32, 4)
 
-    def test_the_head_learns_the_labels_from_the_vision_cells(self):
+    def test_the_vision_cells_pooled_are_the_image_tokens(self):
         torch.manual_seed(0)
         m = MLLM(CFG.mllm, CFG.res, TOK)
-        head = ObjectHead(CFG.mllm.vision_dim)
         img = torch.rand(2, 3, CFG.res, CFG.res) * 2 - 1
-        cells = m.vision.cells(img)
-        torch.testing.assert_close(m.vision.pooled(cells), m.vision(img))
-        lab = object_grid([self.SCENE, {"source": {"type": "photo"}}], CFG.res, m.vision.grid)
-        first, last = fit_head(m, head, img, lab)
+        torch.testing.assert_close(m.vision.pooled(m.vision.cells(img)), m.vision(img))
+
+    def test_the_head_learns_the_labels_from_the_vision_cells(self):
+        rows = [self.SCENE, {"source": {"type": "photo"}}]
+        first, last = fit_head(ObjectHead(CFG.mllm.vision_dim), lambda grid: object_grid(rows, CFG.res, grid))
         self.assertLess(last, first / 5)
 
 
@@ -137,12 +142,7 @@ class SharedLooksTest(unittest.TestCase):
             shared_looks_grid([crowded], 32, 4)
 
     def test_the_head_learns_the_counts_from_the_vision_cells(self):
-        torch.manual_seed(0)
-        m = MLLM(CFG.mllm, CFG.res, TOK)
-        head = SharedLooksHead(CFG.mllm.vision_dim)
-        img = torch.rand(2, 3, CFG.res, CFG.res) * 2 - 1
-        lab = shared_looks_grid(self.ROWS, CFG.res, m.vision.grid)
-        first, last = fit_head(m, head, img, lab)
+        first, last = fit_head(SharedLooksHead(CFG.mllm.vision_dim), lambda grid: shared_looks_grid(self.ROWS, CFG.res, grid))
         self.assertLess(last, first / 5)
 
 
