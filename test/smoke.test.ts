@@ -41,7 +41,7 @@ beforeAll(async () => {
   const gen = await SynthEdit.create({ res: 32 });
   await writeDataset(singleThreadSource(gen), join(dir, "data"), { split: "train", count: 48, shardSize: 32 });
   const common = ["--config", "tiny", "--data", join(dir, "data"), "--run", join(dir, "run"), "--batch", "4", "--threads", "1"];
-  await python("all", ...common, "--steps", "3");
+  await python("all", ...common, "--test-data", join(dir, "data"), "--steps", "3");
   for (const v of VARIANTS) await python("export", ...common, "--variant", v, "--out", join(dir, v), "--parity");
 }, 600_000);
 

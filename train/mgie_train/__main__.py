@@ -15,6 +15,7 @@ from .data import DataFormatError, SynthEditData
 # Steps and batch sizes of each stage for the default config (about two hours on two CPU cores).
 PLAN = {
     "vae": dict(steps=3000, batch=16),
+    "vision": dict(steps=1800, batch=32, lr=1e-3),
     "mllm-see": dict(steps=1800, batch=32, lr=1e-3),
     "mllm-ins": dict(steps=2400, batch=32, lr=5e-4),
     "lm-ins": dict(steps=600, batch=32, lr=1e-3),
@@ -24,11 +25,11 @@ PLAN = {
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python3 -m mgie_train", description=__doc__)
-    ap.add_argument("stage", choices=["tokenizer", "vae", "latents", "mllm-see", "mllm-ins", "lm-ins", "editor", "all", "eval", "eval-lm", "export", "bench"])
+    ap.add_argument("stage", choices=["tokenizer", "vae", "latents", "vision", "mllm-see", "mllm-ins", "lm-ins", "editor", "all", "eval", "eval-lm", "export", "bench"])
     ap.add_argument("--variant", choices=stages.VARIANTS + ("mllm-see", "mllm-ins", "lm-ins"), help="which editor (stages editor, eval, export, bench); for eval-lm: mllm-see, mllm-ins or lm-ins")
     ap.add_argument("--config", default="default", choices=sorted(config_mod.CONFIGS))
     ap.add_argument("--data", required=True, help="training dataset folder (mgie data generate --split train)")
-    ap.add_argument("--test-data", help="test dataset folder, for the VAE's PSNR")
+    ap.add_argument("--test-data", help="test dataset folder, for the VAE's PSNR and the vision tower's accuracy")
     ap.add_argument("--run", required=True, help="folder for checkpoints of this run")
     ap.add_argument("--steps", type=int, help="override the stage's step count")
     ap.add_argument("--batch", type=int, help="override the stage's batch size")
@@ -82,9 +83,11 @@ def main(argv: list[str] | None = None) -> int:
         elif stage == "latents":
             stages.encode_latents(cfg, data, a.run)
             ok = True
+        elif stage == "vision":
+            ok = stages.train_vision(cfg, data, a.run, p["steps"], p["batch"], p["lr"], a.seed, a.minutes, test)
         elif stage in ("mllm-see", "mllm-ins", "lm-ins"):
             task = "see" if stage == "mllm-see" else "ins"
-            init = "mllm-see" if stage == "mllm-ins" else None
+            init = {"mllm-see": "vision", "mllm-ins": "mllm-see"}.get(stage)
             ok = stages.train_lm(cfg, data, a.run, stage, task, stage != "lm-ins", init, p["steps"], p["batch"], p["lr"], a.seed, a.minutes)
         else:
             if not variant:
@@ -158,11 +161,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 # What each task of `all` needs first. Tasks are started in this order whenever a slot is free and
-# their inputs are done: the longest chain (mllm-see -> mllm-ins -> mgie-e2e) first. An editor needs
+# their inputs are done: the longest chain (vision -> mllm-see -> mllm-ins -> mgie-e2e) first. An editor needs
 # the latents and the LM stage it starts from (stages.LM_INIT; InsPix2Pix only the tokenizer).
 TASKS: dict[str, tuple[str, ...]] = {
     "tokenizer": (),
-    "mllm-see": ("tokenizer",),
+    "vision": (),
+    "mllm-see": ("tokenizer", "vision"),
     "vae": (),
     "latents": ("vae",),
     "mllm-ins": ("mllm-see",),

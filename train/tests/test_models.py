@@ -1,4 +1,5 @@
 import dataclasses
+import json
 import math
 import os
 import tempfile
@@ -7,9 +8,9 @@ import unittest
 import numpy as np
 import torch
 
-from mgie_train import checkpoint, config
+from mgie_train import checkpoint, config, stages
 from mgie_train.diffusion import Schedule, decode_edit, dual_guidance, euler_ancestral_timesteps, guided_eps, sample_ddim
-from mgie_train.data import DataFormatError, object_grid, shared_looks_grid
+from mgie_train.data import DataFormatError, SynthEditData, object_grid, shared_looks_grid
 from mgie_train.models.mllm import MLLM, build_batch, generate, img_hidden
 from mgie_train.models.object_head import ObjectHead
 from mgie_train.models.shared_looks_head import SharedLooksHead
@@ -144,6 +145,54 @@ class SharedLooksTest(unittest.TestCase):
     def test_the_head_learns_the_counts_from_the_vision_cells(self):
         first, last = fit_head(SharedLooksHead(CFG.mllm.vision_dim), lambda grid: shared_looks_grid(self.ROWS, CFG.res, grid))
         self.assertLess(last, first / 5)
+
+
+def write_scenes(root: str, count: int, res: int) -> SynthEditData:
+    """A SynthEdit dataset folder of `count` random images, each labelled a scene of one small red circle."""
+    rng = np.random.default_rng(0)
+    os.makedirs(os.path.join(root, "shards"))
+    for part, shape in (("input", (count, res, res, 3)), ("target", (count, res, res, 3)), ("mask", (count, res, res))):
+        np.save(os.path.join(root, "shards", f"00000-{part}.npy"), rng.integers(0, 256, shape, dtype=np.uint8))
+    circle = {"shape": "circle", "color": "red", "size": "small", "cx": 10.0, "cy": 12.0, "r": 3.0}
+    with open(os.path.join(root, "index.jsonl"), "w") as f:
+        for i in range(count):
+            f.write(json.dumps({"id": str(i), "shard": "00000", "row": i, "instruction": "make it red", "expressive": "make it red",
+                                "source": {"type": "scene", "objects": [circle]}}) + "\n")
+    with open(os.path.join(root, "dataset.json"), "w") as f:
+        json.dump({"format": "synthedit-dataset-1", "count": count, "res": res, "shards": [{"name": "00000", "count": count}]}, f)
+    return SynthEditData(root)
+
+
+class VisionStageTest(unittest.TestCase):
+    def test_seeing_starts_from_the_pretrained_tower_and_its_head(self):
+        with tempfile.TemporaryDirectory() as d:
+            data = write_scenes(os.path.join(d, "data"), 8, CFG.res)
+            run_dir = os.path.join(d, "run")
+            os.makedirs(run_dir)
+            stages.train_tokenizer(CFG, data, run_dir)
+            self.assertTrue(stages.train_vision(CFG, data, run_dir, 2, 4, 1e-2, 0, None))
+            tower, head = stages.VisionEncoder(CFG.mllm, CFG.res), stages.ObjectHead(CFG.mllm.vision_dim)
+            checkpoint.load(stages.paths(run_dir)["vision"], {"vision": tower, "object_head": head})
+            # At learning rate 0 seeing's one step leaves the weights where they started.
+            self.assertTrue(stages.train_lm(CFG, data, run_dir, "mllm-see", "see", True, "vision", 1, 4, 0.0, 0, None))
+            m, seen_head = stages.MLLM(CFG.mllm, CFG.res, stages.load_tokenizer(run_dir)), stages.ObjectHead(CFG.mllm.vision_dim)
+            checkpoint.load(stages.paths(run_dir)["mllm-see"], {"mllm": m, "object_head": seen_head})
+            for a, b in ((tower, m.vision), (head, seen_head)):
+                for (k, x), y in zip(a.state_dict().items(), b.state_dict().values()):
+                    torch.testing.assert_close(x, y, msg=k)
+
+    def test_object_accuracy_counts_the_cells_objects_cover(self):
+        with tempfile.TemporaryDirectory() as d:
+            data = write_scenes(os.path.join(d, "data"), 4, CFG.res)
+            head = stages.ObjectHead(CFG.mllm.vision_dim)
+            # A head that always answers red, circle, small: right in every covered cell.
+            with torch.no_grad():
+                head.out.weight.zero_()
+                head.out.bias.zero_()
+                for offset, cls in zip((0, head.sizes[0], head.sizes[0] + head.sizes[1]), (1, 1, 1)):
+                    head.out.bias[offset + cls] = 1.0
+            acc = stages.object_accuracy(CFG, stages.VisionEncoder(CFG.mllm, CFG.res), head, data)
+            self.assertEqual(acc, {"colour": 1.0, "shape": 1.0, "size": 1.0, "small shape": 1.0})
 
 
 class DiffusionTest(unittest.TestCase):
