@@ -8,6 +8,7 @@ import time
 
 import torch
 
+from . import checkpoint
 from . import config as config_mod
 from . import stages
 from .data import DataFormatError, SynthEditData
@@ -156,7 +157,11 @@ def main(argv: list[str] | None = None) -> int:
         print(table(evaluate(cfg, a.run, a.variant, data, a.limit)))
         return 0
     if a.stage != "all":
-        return 0 if one(a.stage, a.variant) else 3
+        try:
+            return 0 if one(a.stage, a.variant) else 3
+        except (checkpoint.CheckpointError, FileNotFoundError, ValueError) as e:
+            print(f"mgie_train: {e}", file=sys.stderr)
+            return 1
     return train_all(a, argv)
 
 

@@ -230,6 +230,8 @@ def train_lm(cfg: Config, data: SynthEditData, run_dir: str, name: str, task: st
     if vision:
         trained["object_head"] = ObjectHead(cfg.mllm.vision_dim)
     if init and not os.path.isfile(paths(run_dir)[name]):
+        if not os.path.isfile(paths(run_dir)[init]):
+            raise FileNotFoundError(f"no {init} checkpoint at {paths(run_dir)[init]}: run the '{init}' stage first")
         # Seeing starts from the pre-trained tower (stage 'vision'), fine-tuning from all of seeing.
         start = {"vision": model.vision, "object_head": trained["object_head"]} if init == "vision" else trained
         checkpoint.load(paths(run_dir)[init], start, restore_rng=False)

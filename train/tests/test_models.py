@@ -1,4 +1,6 @@
+import contextlib
 import dataclasses
+import io
 import json
 import math
 import os
@@ -180,6 +182,18 @@ class VisionStageTest(unittest.TestCase):
             for a, b in ((tower, m.vision), (head, seen_head)):
                 for (k, x), y in zip(a.state_dict().items(), b.state_dict().values()):
                     torch.testing.assert_close(x, y, msg=k)
+
+    def test_seeing_without_the_vision_stage_says_which_stage_to_run(self):
+        from mgie_train.__main__ import main
+        with tempfile.TemporaryDirectory() as d:
+            write_scenes(os.path.join(d, "data"), 4, CFG.res)
+            run_dir = os.path.join(d, "run")
+            args = ["--config", "tiny", "--data", os.path.join(d, "data"), "--run", run_dir, "--threads", "1", "--steps", "1", "--batch", "2"]
+            self.assertEqual(main(["tokenizer", *args]), 0)
+            err = io.StringIO()
+            with contextlib.redirect_stderr(err):
+                self.assertEqual(main(["mllm-see", *args]), 1)
+            self.assertIn("run the 'vision' stage first", err.getvalue())
 
     def test_object_accuracy_counts_the_cells_objects_cover(self):
         with tempfile.TemporaryDirectory() as d:
