@@ -45,6 +45,10 @@ class SynthEditData:
         arr = np.stack([self.shards[self.rows[i]["shard"]][part][self.rows[i]["row"]] for i in idx])
         return torch.from_numpy(arr.astype(np.float32) / 127.5 - 1.0).permute(0, 3, 1, 2).contiguous()
 
+    def scene_indices(self) -> list[int]:
+        """The examples whose input is a rendered scene of objects (not a photo)."""
+        return [i for i, r in enumerate(self.rows) if r["source"]["type"] == "scene"]
+
     def masks(self, idx: list[int]) -> torch.Tensor:
         arr = np.stack([self.shards[self.rows[i]["shard"]]["mask"][self.rows[i]["row"]] for i in idx])
         return torch.from_numpy(arr.astype(np.float32))

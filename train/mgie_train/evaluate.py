@@ -75,7 +75,7 @@ def evaluate_see(cfg: Config, run_dir: str, data: SynthEditData, limit: int) -> 
     prompt = model.tok.encode(DESCRIBE_PROMPT) + [model.tok.sep]
     hits: dict[str, list[float]] = {"size": [], "colour": [], "shape": []}
     exact = []
-    scenes = [i for i, r in enumerate(data.rows) if r["source"]["type"] == "scene"][:limit]
+    scenes = data.scene_indices()[:limit]
     for i in scenes:
         want = describe(data.rows[i], band)
         got = greedy(model, data.images([i], "input"), prompt, 64)

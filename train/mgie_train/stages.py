@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections import Counter
 
 import numpy as np
 import torch
@@ -163,7 +164,7 @@ def train_vision(cfg: Config, data: SynthEditData, run_dir: str, steps: int, bat
     tower = VisionEncoder(cfg.mllm, cfg.res)
     trained = {"vision": tower, "object_head": ObjectHead(cfg.mllm.vision_dim)}
     opt = adamw([q for m in trained.values() for q in m.parameters()], lr)
-    scenes = [j for j, r in enumerate(data.rows) if r["source"]["type"] == "scene"]
+    scenes = data.scene_indices()
     if not scenes:
         raise ValueError("the training set has no scenes: the vision stage learns from scene objects")
 
@@ -189,13 +190,12 @@ def object_accuracy(cfg: Config, tower: VisionEncoder, head: ObjectHead, data: S
     """How often the object head names the colour, shape and size of the object in a cell, over the cells
     objects cover in up to `limit` scenes; and the shape in the cells of small objects alone."""
     tower.eval()
-    idx = [j for j, r in enumerate(data.rows) if r["source"]["type"] == "scene"][:limit]
-    hits = {"colour": 0, "shape": 0, "size": 0, "small shape": 0}
-    counts = {"colour": 0, "shape": 0, "size": 0, "small shape": 0}
+    idx = data.scene_indices()[:limit]
+    hits, counts = Counter(), Counter()
     for i in range(0, len(idx), 64):
         part = idx[i : i + 64]
         lab = object_grid([data.rows[j] for j in part], cfg.res, tower.grid)
-        pred = torch.stack([lg.argmax(-1) for lg in head.out(tower.cells(data.images(part, "input"))).split(head.sizes, -1)], 1)
+        pred = torch.stack([lg.argmax(-1) for lg in head.logits(tower.cells(data.images(part, "input")))], 1)
         on = lab[:, 0] > 0
         small = on & (lab[:, 2] == 1 + SIZES.index("small"))
         for c, name in enumerate(("colour", "shape", "size")):
@@ -203,7 +203,7 @@ def object_accuracy(cfg: Config, tower: VisionEncoder, head: ObjectHead, data: S
             counts[name] += int(on.sum())
         hits["small shape"] += int((pred[:, 1] == lab[:, 1])[small].sum())
         counts["small shape"] += int(small.sum())
-    return {k: hits[k] / max(1, counts[k]) for k in hits}
+    return {k: hits[k] / max(1, counts[k]) for k in ("colour", "shape", "size", "small shape")}
 
 
 # ---------------------------------------------------------------- MLLM / LM
@@ -247,7 +247,7 @@ def train_lm(cfg: Config, data: SynthEditData, run_dir: str, name: str, task: st
     # five times: the hardest examples (find the object, name it in full) and only about a tenth of the data.
     pool = list(range(len(data)))
     if task == "see":
-        pool += [j for j, r in enumerate(data.rows) if r["source"]["type"] == "scene"]
+        pool += data.scene_indices()
     elif vision:
         pool += 2 * [j for j, r in enumerate(data.rows) if r["ambiguous"] and r["kind"] == "local"]
         pool += 2 * [j for j, r in enumerate(data.rows) if r["ambiguity"] in ("odd-colour", "odd-shape")]

@@ -21,7 +21,10 @@ class ObjectHead(nn.Module):
         self.sizes = (1 + len(COLOURS), 1 + len(SHAPES), 1 + len(SIZES))  # class 0 = no object here
         self.out = nn.Linear(dim, sum(self.sizes))
 
+    def logits(self, cells: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """cells [B, G*G, dim] -> (colour, shape, size) logits, each [B, G*G, classes]."""
+        return self.out(cells).split(self.sizes, dim=-1)
+
     def loss(self, cells: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """cells [B, G*G, dim], labels [B, 3, G*G] (colour, shape, size): summed cross-entropy."""
-        logits = self.out(cells).split(self.sizes, dim=-1)
-        return sum(F.cross_entropy(lg.reshape(-1, lg.shape[-1]), lab.reshape(-1)) for lg, lab in zip(logits, labels.unbind(1)))
+        return sum(F.cross_entropy(lg.reshape(-1, lg.shape[-1]), lab.reshape(-1)) for lg, lab in zip(self.logits(cells), labels.unbind(1)))
