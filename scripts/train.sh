@@ -7,6 +7,11 @@ cd "$(dirname "$0")/.."
 PY=${MGIE_PYTHON:-/usr/bin/python3}
 RUN=train/runs/default
 DATA=${MGIE_DATA:-data}
+if ! "$PY" -c 'import torch, numpy, onnx' 2>/dev/null; then
+  echo "error: $PY cannot import torch, numpy and onnx, which training needs." >&2
+  echo "Run scripts/setup-system.sh to install them, or set MGIE_PYTHON to a Python that has them." >&2
+  exit 1
+fi
 [ -f dist/cli/main.js ] || npm run build
 [ -f "$DATA/train64/dataset.json" ] || node dist/cli/main.js data generate --split train --count 50000 --res 64 --out "$DATA/train64"
 [ -f "$DATA/test64/dataset.json" ] || node dist/cli/main.js data generate --split test --res 64 --out "$DATA/test64"
