@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${MGIE_PYTHON:-/usr/bin/python3}
-RUN=train/runs/default
+RUN=runs/default  # relative to train/, where the stages run
 DATA=${MGIE_DATA:-data}
 if ! "$PY" -c 'import torch, numpy, onnx' 2>/dev/null; then
   echo "error: $PY cannot import torch, numpy and onnx, which training needs." >&2
@@ -17,8 +17,8 @@ fi
 [ -f "$DATA/test64/dataset.json" ] || node dist/cli/main.js data generate --split test --res 64 --out "$DATA/test64"
 extra=()
 [ -n "${MINUTES:-}" ] && extra=(--minutes "$MINUTES")
-(cd train && $PY -m mgie_train all --data "../$DATA/train64" --test-data "../$DATA/test64" --run "runs/default" --seed 0 "${extra[@]}")
+(cd train && "$PY" -m mgie_train all --data "../$DATA/train64" --test-data "../$DATA/test64" --run "$RUN" --seed 0 "${extra[@]}")
 for v in mgie-e2e inspix2pix lgie mgie-fz mgie-ft; do
-  (cd train && $PY -m mgie_train export --variant "$v" --data "../$DATA/train64" --run runs/default --out "../models/$v")
+  (cd train && "$PY" -m mgie_train export --variant "$v" --data "../$DATA/train64" --run "$RUN" --out "../models/$v")
 done
 echo "models exported to models/"
