@@ -357,5 +357,33 @@ class CheckpointTest(unittest.TestCase):
             self.assertEqual(np.load(good, allow_pickle=False)["header"].dtype, np.uint8)
 
 
+class CommittedCheckpointsTest(unittest.TestCase):
+    """`npm run train` resumes from the checkpoints committed in train/runs/default: each must load into the
+    modules its stage builds from the current default config, or the run stops at that stage."""
+
+    RUN = os.path.join(os.path.dirname(__file__), "..", "runs", "default")
+
+    def test_every_committed_checkpoint_fits_the_current_code(self):
+        cfg = config.default()
+        tok = stages.load_tokenizer(self.RUN)
+        seeing = MLLM(cfg.mllm, cfg.res, tok, vision=True)
+        modules = {
+            "vae": {"vae": VAE(cfg.vae)},
+            "vision": {"vision": seeing.vision, "object_head": ObjectHead(cfg.mllm.vision_dim)},
+            "mllm-see": {"mllm": seeing, "object_head": ObjectHead(cfg.mllm.vision_dim)},
+            "mllm-ins": {"mllm": MLLM(cfg.mllm, cfg.res, tok, vision=True), "object_head": ObjectHead(cfg.mllm.vision_dim),
+                         "shared_looks_head": SharedLooksHead(cfg.mllm.vision_dim)},
+            "lm-ins": {"mllm": MLLM(cfg.mllm, cfg.res, tok, vision=False)},
+            **{f"editor-{v}": stages.saved_modules(stages.editor_models(cfg, v, tok), v) for v in stages.VARIANTS},
+        }
+        found = []
+        for name, path in stages.paths(self.RUN).items():
+            if name in modules and os.path.isfile(path):
+                checkpoint.load(path, modules[name], restore_rng=False)
+                found.append(name)
+        # The shipped editors' weights live in models/ as ONNX; the rest of the chain is committed.
+        self.assertLessEqual({"vae", "vision", "mllm-see", "mllm-ins", "lm-ins"}, set(found))
+
+
 if __name__ == "__main__":
     unittest.main()
