@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { keepSignificantChanges } from "../src/pipeline/changeThreshold.js";
 import { dualGuidance, guidanceGroups } from "../src/pipeline/guidance.js";
 import { DDIMScheduler } from "../src/schedulers/ddim.js";
 import { EulerAncestralScheduler } from "../src/schedulers/eulerAncestral.js";
@@ -120,5 +121,23 @@ describe("toEpsilon", () => {
     // Euler's model input is x / sqrt(sigma^2 + 1), whose alpha_cumprod is 1 / (sigma^2 + 1).
     expect(e.alphaCumprod(0)).toBeCloseTo(ac[999], 10);
     expect(e.alphaCumprod(3)).toBeCloseTo(ac[0], 10);
+  });
+});
+
+describe("keepSignificantChanges", () => {
+  // One image of four pixels, NCHW in [-1, 1]; largest change per pixel in [0, 1] units:
+  // 0.01 (dropped), 0.03 (halfway up the ramp from 0.02 to 0.04), 0.05 (kept), 0.05 in one channel only (kept).
+  const input = new Float32Array(12);
+  const output = () => Float32Array.from([0.02, 0.06, 0.1, 0.1, 0.02, 0.06, 0.1, 0, -0.02, -0.06, -0.1, 0]);
+
+  it("keeps the input below the threshold, the whole change from twice it, and scales linearly between", () => {
+    const got = keepSignificantChanges(output(), input, 4, 0.02);
+    const want = [0, 0.03, 0.1, 0.1, 0, 0.03, 0.1, 0, 0, -0.03, -0.1, 0];
+    want.forEach((w, i) => expect(got[i]).toBeCloseTo(w, 6));
+  });
+
+  it("changes nothing at threshold 0 and refuses mismatched batches", () => {
+    expect(Array.from(keepSignificantChanges(output(), input, 4, 0))).toEqual(Array.from(output()));
+    expect(() => keepSignificantChanges(output(), new Float32Array(6), 4, 0.02)).toThrow(RangeError);
   });
 });

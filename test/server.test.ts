@@ -119,12 +119,12 @@ afterEach(async () => {
 describe("mgie serve API: edits", () => {
   it("runs a multipart edit: 202, status, the PNG at the model's resolution", async () => {
     const { url } = await start();
-    const r = await post(url, form({ instruction: "make it brighter", steps: 2, seed: 3, cfgText: 5, cfgImage: 1.2, scheduler: "ddim" }));
+    const r = await post(url, form({ instruction: "make it brighter", steps: 2, seed: 3, cfgText: 5, cfgImage: 1.2, changeThreshold: 0.05, scheduler: "ddim" }));
     expect(r.status).toBe(202);
     const accepted = (await r.json()) as Job;
     expect(r.headers.get("location")).toBe(`/v1/edits/${accepted.id}`);
     expect(["queued", "running"]).toContain(accepted.status);
-    expect(accepted.params).toEqual({ instruction: "make it brighter", steps: 2, seed: 3, cfgText: 5, cfgImage: 1.2, scheduler: "ddim" });
+    expect(accepted.params).toEqual({ instruction: "make it brighter", steps: 2, seed: 3, cfgText: 5, cfgImage: 1.2, changeThreshold: 0.05, scheduler: "ddim" });
 
     const job = await waitFinished(url, accepted.id);
     expect(job.status).toBe("done");
@@ -146,7 +146,7 @@ describe("mgie serve API: edits", () => {
     expect(plain.status).toBe(202);
     const job = (await plain.json()) as Job;
     const d = editor.manifest.diffusion;
-    expect(job.params).toEqual({ instruction: "add a blue tint", steps: 2, seed: 0, cfgText: d.cfg_text, cfgImage: d.cfg_image, scheduler: "euler-ancestral" });
+    expect(job.params).toEqual({ instruction: "add a blue tint", steps: 2, seed: 0, cfgText: d.cfg_text, cfgImage: d.cfg_image, changeThreshold: d.change_threshold, scheduler: "euler-ancestral" });
     expect((await waitFinished(url, job.id)).status).toBe("done");
 
     const dataUrl = await post(url, { image: `data:image/png;base64,${png.toString("base64")}`, instruction: "add a blue tint", steps: 2 });
@@ -377,7 +377,7 @@ describe("mgie serve API: models, health, OpenAPI, auth", () => {
     const models = (await (await fetch(`${url}/v1/models`)).json()) as { models: unknown[]; limits: Record<string, number> };
     const d = editor.manifest.diffusion;
     expect(models.models).toEqual([
-      { name: "mgie-e2e", variant: "mgie-e2e", resolution: 32, defaults: { steps: d.steps, cfgText: d.cfg_text, cfgImage: d.cfg_image, scheduler: "euler-ancestral" } },
+      { name: "mgie-e2e", variant: "mgie-e2e", resolution: 32, defaults: { steps: d.steps, cfgText: d.cfg_text, cfgImage: d.cfg_image, changeThreshold: d.change_threshold, scheduler: "euler-ancestral" } },
     ]);
     expect(models.limits).toMatchObject({ maxInstructionChars: 1000, maxSteps: 100 });
     expect(await (await fetch(`${url}/healthz`)).json()).toMatchObject({ status: "ok" });
@@ -387,7 +387,7 @@ describe("mgie serve API: models, health, OpenAPI, auth", () => {
     expect(Object.keys(doc.paths)).toEqual(
       expect.arrayContaining(["/v1/edits", "/v1/edits:sync", "/v1/edits/{id}", "/v1/edits/{id}/image", "/v1/edits/{id}/events", "/v1/models", "/healthz"]),
     );
-    expect(Object.keys(doc.components.schemas.EditJsonRequest.properties!)).toEqual(["instruction", "steps", "seed", "cfgText", "cfgImage", "scheduler", "image"]);
+    expect(Object.keys(doc.components.schemas.EditJsonRequest.properties!)).toEqual(["instruction", "steps", "seed", "cfgText", "cfgImage", "changeThreshold", "scheduler", "image"]);
   });
 
   it("with a token, refuses every API route without it (401) and serves the page's files to anyone", async () => {

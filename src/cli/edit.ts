@@ -1,6 +1,6 @@
 import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, extname, join, resolve } from "node:path";
-import { finiteNumber } from "./parse.js";
+import { finiteNumber, unitNumber } from "./parse.js";
 import { Command, InvalidArgumentError as CommanderArgError, Option } from "commander";
 import { z } from "zod";
 import { InvalidArgumentError } from "../errors.js";
@@ -18,6 +18,7 @@ interface EditCliOptions {
   seed: number;
   cfgText?: number;
   cfgImage?: number;
+  changeThreshold?: number;
   scheduler: (typeof SCHEDULERS)[number];
   expressive?: string;
   temperature: number;
@@ -80,6 +81,7 @@ export function editCommand(): Command {
     .option("--seed <n>", "random seed; the same seed gives the same edit", finiteNumber("--seed"), 0)
     .option("--cfg-text <x>", "instruction guidance scale alpha_X (default: the model's, 1)", finiteNumber("--cfg-text"))
     .option("--cfg-image <x>", "image guidance scale alpha_V (default: the model's, 1)", finiteNumber("--cfg-image"))
+    .option("--change-threshold <x>", "keep the input where the change is below this, in [0, 1] units (default: the model's, 0.02; 0 keeps every change)", unitNumber("--change-threshold"))
     .addOption(new Option("--scheduler <name>", "sampler").choices(SCHEDULERS).default("euler-ancestral"))
     .option("--expressive <text>", "skip the MLLM and use this expressive instruction (debugging)")
     .option("--temperature <t>", "sample the expressive instruction at this temperature (0 = greedy)", finiteNumber("--temperature"), 0)
@@ -95,7 +97,7 @@ export function editCommand(): Command {
       if (!st) throw new InvalidArgumentError(`cannot read '${input}': no such file or folder`);
       const editor = await MgieEditor.load(o.model, { threads: o.threads });
       const options: EditOptions = {
-        steps: o.steps, seed: o.seed, cfgText: o.cfgText, cfgImage: o.cfgImage, scheduler: o.scheduler,
+        steps: o.steps, seed: o.seed, cfgText: o.cfgText, cfgImage: o.cfgImage, changeThreshold: o.changeThreshold, scheduler: o.scheduler,
         expressive: o.expressive, temperature: o.temperature, topP: o.topP,
       };
       const single = st.isFile() && !input.endsWith(".jsonl");

@@ -14,6 +14,8 @@ export interface EvalOptions {
   steps?: number;
   seed: number;
   batchSize: number;
+  /** Keep the input where the change is below this (default: each model's). */
+  changeThreshold?: number;
   /** Sweep α_V over the first `limit` examples (at most the evaluation's); no sweep when absent. */
   tradeoff?: { limit: number };
   /** Time each stage at batch 1 and 8. */
@@ -55,6 +57,7 @@ export interface EvalReport {
   steps: number | null;
   seed: number;
   batchSize: number;
+  changeThreshold: number | null;
   input: Record<string, SubsetResult>;
   models: ModelResult[];
   tradeoff: TradeoffPoint[] | null;
@@ -141,7 +144,7 @@ export async function evaluate(o: EvalOptions): Promise<EvalRun> {
   const gen = await SynthEdit.create({ res: models[0].editor.manifest.resolution });
   const examples: EditExample[] = [];
   for (let i = 0; i < o.limit; i++) examples.push(await gen.example(o.split, i));
-  const settings = { steps: o.steps, seed: o.seed, batchSize: o.batchSize };
+  const settings = { steps: o.steps, seed: o.seed, batchSize: o.batchSize, changeThreshold: o.changeThreshold };
   const input = aggregate(examples, examples.map((ex) => score(ex.input, ex, null)), false);
   const results: ModelResult[] = [];
   for (const { dir, name, editor } of models) {
@@ -163,7 +166,7 @@ export async function evaluate(o: EvalOptions): Promise<EvalRun> {
   const cached = { example: (split: Split, i: number) => (split === o.split && i < examples.length ? Promise.resolve(examples[i]) : gen.example(split, i)) };
   const gallery = o.gallery ? await renderGallery(models, cached, o.split, settings, o.onProgress) : null;
   return {
-    report: { split: o.split, limit: o.limit, steps: o.steps ?? null, seed: o.seed, batchSize: o.batchSize, input, models: results, tradeoff, efficiency, gallery: gallery?.rows ?? null },
+    report: { split: o.split, limit: o.limit, steps: o.steps ?? null, seed: o.seed, batchSize: o.batchSize, changeThreshold: o.changeThreshold ?? null, input, models: results, tradeoff, efficiency, gallery: gallery?.rows ?? null },
     galleryPng: gallery?.png ?? null,
   };
 }

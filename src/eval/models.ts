@@ -15,6 +15,7 @@ export interface EditSettings {
   batchSize: number;
   cfgText?: number;
   cfgImage?: number;
+  changeThreshold?: number;
 }
 
 /** Loads the models, which must share one resolution; a repeated name gets " (2)", " (3)"… */
@@ -46,7 +47,7 @@ export async function editExamples(
   for (let i = 0; i < examples.length; i += s.batchSize) {
     const chunk = examples.slice(i, i + s.batchSize);
     const items = chunk.map((ex) => ({ image: ex.input, instruction: ex.instruction }));
-    out.push(...(await editor.editBatch(items, { steps: s.steps, seed: s.seed + i, cfgText: s.cfgText, cfgImage: s.cfgImage })));
+    out.push(...(await editor.editBatch(items, { steps: s.steps, seed: s.seed + i, cfgText: s.cfgText, cfgImage: s.cfgImage, changeThreshold: s.changeThreshold })));
     onBatch?.(out.length);
   }
   return out;

@@ -46,6 +46,8 @@ export const ManifestSchema = z.object({
     residual: z.boolean().default(false),
     /** Decode the change: output = input + D(z_edited) - D(z_input), so the VAE's error cancels where nothing changes. */
     residual_decode: z.boolean().default(false),
+    /** Keep the input where the decoded change is below this in every channel ([0, 1] units); see keepSignificantChanges. */
+    change_threshold: z.number().min(0).max(1).default(0),
     steps: z.number().int().positive(),
     cfg_text: z.number(),
     cfg_image: z.number(),

@@ -14,6 +14,7 @@ import { DDIMScheduler } from "../schedulers/ddim.js";
 import { EulerAncestralScheduler } from "../schedulers/eulerAncestral.js";
 import type { Scheduler } from "../schedulers/scheduler.js";
 import { toEpsilon } from "../schedulers/prediction.js";
+import { keepSignificantChanges } from "./changeThreshold.js";
 import { dualGuidance, guidanceGroups } from "./guidance.js";
 
 /** The model shipped in the repository. */
@@ -27,6 +28,8 @@ const OptionsSchema = z.object({
   seed: z.number().int().min(0).max(2 ** 32 - 1).default(0),
   cfgText: z.number().finite().min(0).max(100).optional(),
   cfgImage: z.number().finite().min(0).max(100).optional(),
+  /** Keep the input where the change is below this in every channel ([0, 1] units); 0 keeps every change. */
+  changeThreshold: z.number().finite().min(0).max(1).optional(),
   scheduler: z.enum(SCHEDULERS).default("euler-ancestral"),
   temperature: z.number().finite().min(0).max(10).default(0),
   topP: z.number().finite().gt(0).max(1).default(1),
@@ -159,7 +162,10 @@ export class MgieEditor {
       }),
     );
 
-    const images = await timed("vae-decode", async () => splitImages(await this.decode(z, zImg, batchPixels, b), b, res));
+    const changeThreshold = o.changeThreshold ?? m.diffusion.change_threshold;
+    const images = await timed("vae-decode", async () =>
+      splitImages(keepSignificantChanges(await this.decode(z, zImg, batchPixels, b), batchPixels, res * res, changeThreshold), b, res),
+    );
     timings.total = performance.now() - started;
     const per = z.length / b;
     return images.map((image, i) => ({ image, expressiveInstruction: texts[i], timings: { ...timings }, latent: z.slice(i * per, (i + 1) * per) }));

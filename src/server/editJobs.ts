@@ -50,6 +50,7 @@ export function resolveParams(params: EditParams, editor: Editor): Required<Edit
     seed: params.seed ?? 0,
     cfgText: params.cfgText ?? d.cfg_text,
     cfgImage: params.cfgImage ?? d.cfg_image,
+    changeThreshold: params.changeThreshold ?? d.change_threshold,
     scheduler: params.scheduler ?? "euler-ancestral",
   };
 }

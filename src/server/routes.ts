@@ -84,7 +84,7 @@ export function registerApiRoutes(app: FastifyInstance, ctx: ApiContext): void {
           name: m.name,
           variant: m.variant,
           resolution: m.resolution,
-          defaults: { steps: m.diffusion.steps, cfgText: m.diffusion.cfg_text, cfgImage: m.diffusion.cfg_image, scheduler: "euler-ancestral" },
+          defaults: { steps: m.diffusion.steps, cfgText: m.diffusion.cfg_text, cfgImage: m.diffusion.cfg_image, changeThreshold: m.diffusion.change_threshold, scheduler: "euler-ancestral" },
         },
       ],
       limits: { ...ctx.limits, maxInstructionChars: MAX_INSTRUCTION_CHARS, maxSteps: MAX_STEPS },

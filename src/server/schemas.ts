@@ -26,6 +26,9 @@ export const EditParamsSchema = z.strictObject({
   seed: numberField("seed", 0, MAX_SEED, true).optional().meta({ description: "random seed; the same seed and input give the same edit (default 0)" }),
   cfgText: numberField("cfgText", 0, MAX_GUIDANCE, false).optional().meta({ description: "instruction guidance scale alpha_X (default: the model's)" }),
   cfgImage: numberField("cfgImage", 0, MAX_GUIDANCE, false).optional().meta({ description: "image guidance scale alpha_V (default: the model's)" }),
+  changeThreshold: numberField("changeThreshold", 0, 1, false)
+    .optional()
+    .meta({ description: "keep the input where the change is below this in every channel, in [0, 1] units; 0 keeps every change (default: the model's)" }),
   scheduler: z
     .enum(SCHEDULERS, { error: (i) => `scheduler must be one of ${SCHEDULERS.join(", ")}, got ${JSON.stringify(i.input)}` })
     .optional()
@@ -41,7 +44,7 @@ export const EditJsonBodySchema = EditParamsSchema.extend({
     .meta({ description: "the image file (PNG, JPEG or WebP) in base64, optionally as a data: URL" }),
 });
 
-const NUMERIC_FIELDS = new Set(["steps", "seed", "cfgText", "cfgImage"]);
+const NUMERIC_FIELDS = new Set(["steps", "seed", "cfgText", "cfgImage", "changeThreshold"]);
 
 /** Multipart fields are text: numbers are converted, empty fields count as absent. */
 export function fromFormFields(fields: Record<string, string>): Record<string, unknown> {
@@ -107,7 +110,7 @@ export const ModelsResponseSchema = z.object({
       name: z.string(),
       variant: z.string(),
       resolution: z.number().int().meta({ description: "side of the square the input is cropped and resized to, and of the result" }),
-      defaults: z.object({ steps: z.number().int(), cfgText: z.number(), cfgImage: z.number(), scheduler: z.enum(SCHEDULERS) }),
+      defaults: z.object({ steps: z.number().int(), cfgText: z.number(), cfgImage: z.number(), changeThreshold: z.number(), scheduler: z.enum(SCHEDULERS) }),
     }),
   ),
   limits: z.object({

@@ -135,15 +135,31 @@ def sample_euler_ancestral(unet: Denoiser, sched: Schedule, image_latent: torch.
 
 
 def decode_edit(decode: Callable[[torch.Tensor], torch.Tensor], z_edit: torch.Tensor, z_image: torch.Tensor,
-                image: torch.Tensor, residual: bool) -> torch.Tensor:
+                image: torch.Tensor, residual: bool, change_threshold: float = 0.0) -> torch.Tensor:
     """Pixels of the edited latent in [-1, 1]; with `residual`, input + D(z_edit) - D(z_image), which
     cancels the VAE's reconstruction error where the edit leaves the latent alone. `decode` is the
-    exported decoder (its output clamped to [-1, 1]), as the TypeScript pipeline runs it."""
+    exported decoder (its output clamped to [-1, 1]), as the TypeScript pipeline runs it. Then
+    `keep_significant_changes` with `change_threshold`."""
     if not residual:
-        return decode(z_edit).clamp(-1, 1)
-    both = decode(torch.cat([z_edit, z_image]))
-    out, rec = both.chunk(2)
-    return (image + out - rec).clamp(-1, 1)
+        out = decode(z_edit).clamp(-1, 1)
+    else:
+        both = decode(torch.cat([z_edit, z_image]))
+        edited, rec = both.chunk(2)
+        out = (image + edited - rec).clamp(-1, 1)
+    return keep_significant_changes(out, image, change_threshold)
+
+
+def keep_significant_changes(out: torch.Tensor, image: torch.Tensor, threshold: float) -> torch.Tensor:
+    """Keeps the input where the edit barely changed it. The sampler leaves a little change all over the
+    photo, even far from the object a local edit is about; per pixel, with m its largest change over the
+    channels (in [0, 1] units): below `threshold` the input is kept, from twice that the change is kept
+    whole, and it is scaled linearly between (continuous, so two implementations agree to rounding)."""
+    if threshold <= 0:
+        return out
+    change = out - image
+    m = change.abs().amax(dim=1, keepdim=True) / 2  # [-1, 1] pixels -> [0, 1] units
+    gain = ((m - threshold) / threshold).clamp(0, 1)
+    return image + gain * change
 
 
 def ddim_timesteps(sched: Schedule, steps: int) -> torch.Tensor:

@@ -137,7 +137,8 @@ def _pipeline_fixture(cfg: Config, run_dir: str, variant: str, pdir: str, g: tor
         step_noise = [torch.randn(z_img.shape, generator=g) for _ in range(steps)]
         ddim = sample_ddim(ed.models["unet"], ed.sched, z_img, u, null, steps, cfg_text, cfg_image, noise)
         euler = sample_euler_ancestral(ed.models["unet"], ed.sched, z_img, u, null, steps, cfg_text, cfg_image, noise, step_noise)
-        euler_pixels = decode_edit(VAEDecode(ed.vae, ed.scale), euler, z_img, image, cfg.diffusion.residual_decode)
+        euler_pixels = decode_edit(VAEDecode(ed.vae, ed.scale), euler, z_img, image, cfg.diffusion.residual_decode,
+                                   cfg.diffusion.change_threshold)
     np.save(os.path.join(pdir, "pipeline.pixels.npy"), pixels.numpy())
     np.save(os.path.join(pdir, "pipeline.noise.npy"), noise.numpy())
     np.save(os.path.join(pdir, "pipeline.step_noise.npy"), torch.stack(step_noise).numpy())
@@ -261,7 +262,8 @@ def export(cfg: Config, run_dir: str, variant: str, out: str, parity: bool = Fal
         "text_encoder": {"max_len": cfg.text_encoder.max_len} if variant == "inspix2pix" else None,
         "condition": {"length": L, "dim": ctx},
         "diffusion": {"train_steps": d.train_steps, "beta_schedule": "scaled_linear", "beta_start": d.beta_start, "beta_end": d.beta_end,
-                      "prediction": d.prediction, "residual": d.residual, "residual_decode": d.residual_decode, "steps": d.sample_steps,
+                      "prediction": d.prediction, "residual": d.residual, "residual_decode": d.residual_decode,
+                      "change_threshold": d.change_threshold, "steps": d.sample_steps,
                       "cfg_text": d.cfg_text, "cfg_image": d.cfg_image},
         "components": files,
         "flops": flops,

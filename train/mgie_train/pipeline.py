@@ -66,4 +66,4 @@ class ReferenceEditor:
         else:
             step_noise = [torch.randn(z_img.shape, generator=g) for _ in range(steps)]
             z = sample_euler_ancestral(unet, self.sched, z_img, u, null, steps, cfg_text, cfg_image, noise, step_noise)
-        return decode_edit(VAEDecode(self.vae, self.scale), z, z_img, images, d.residual_decode), texts
+        return decode_edit(VAEDecode(self.vae, self.scale), z, z_img, images, d.residual_decode, d.change_threshold), texts

@@ -11,7 +11,8 @@ import numpy as np
 import torch
 
 from mgie_train import checkpoint, config, stages
-from mgie_train.diffusion import Schedule, decode_edit, dual_guidance, euler_ancestral_timesteps, guided_eps, sample_ddim
+from mgie_train.diffusion import (Schedule, decode_edit, dual_guidance, euler_ancestral_timesteps, guided_eps, keep_significant_changes,
+                                  sample_ddim)
 from mgie_train.data import DataFormatError, SynthEditData, object_grid, shared_looks_grid
 from mgie_train.models.mllm import MLLM, build_batch, generate, img_hidden
 from mgie_train.models.object_head import ObjectHead
@@ -244,6 +245,16 @@ class DiffusionTest(unittest.TestCase):
         out = decode_edit(decode, z_edit, z_img, image, True)
         torch.testing.assert_close(out - image, (decode(z_edit) - decode(z_img)).clamp(-1 - image, 1 - image))
         torch.testing.assert_close(decode_edit(decode, z_edit, z_img, image, False), decode(z_edit).clamp(-1, 1))
+
+    def test_small_changes_are_dropped_and_large_ones_kept(self):
+        image = torch.zeros(1, 3, 1, 4)
+        # Largest change per pixel, in [0, 1] units: 0.01, 0.03 (halfway up the ramp), 0.05 and, in one channel only, 0.05.
+        out = torch.tensor([[[[0.02, 0.06, 0.1, 0.1]], [[0.02, 0.06, 0.1, 0.0]], [[-0.02, -0.06, -0.1, 0.0]]]])
+        kept = keep_significant_changes(out, image, 0.02)
+        torch.testing.assert_close(kept[..., 0], torch.zeros(1, 3, 1))
+        torch.testing.assert_close(kept[..., 1], out[..., 1] * 0.5)
+        torch.testing.assert_close(kept[..., 2:], out[..., 2:])
+        torch.testing.assert_close(keep_significant_changes(out, image, 0.0), out)
 
     def test_unet_sees_the_instruction_and_the_position(self):
         torch.manual_seed(0)
