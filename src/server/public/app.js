@@ -74,7 +74,7 @@ $("token-form").addEventListener("submit", (e) => {
 
 /* ---------- model and settings ---------- */
 
-for (const id of ["cfgText", "cfgImage", "steps"]) {
+for (const id of ["cfgText", "cfgImage", "changeThreshold", "steps"]) {
   const input = $(id);
   const output = $(`${id}-value`);
   const update = () => (output.textContent = input.value);
@@ -95,6 +95,7 @@ async function loadModel() {
     instruction.maxLength = limits.maxInstructionChars;
     setSlider("cfgText", m.defaults.cfgText);
     setSlider("cfgImage", m.defaults.cfgImage);
+    setSlider("changeThreshold", m.defaults.changeThreshold);
     setSlider("steps", m.defaults.steps);
     $("scheduler").value = m.defaults.scheduler;
   } catch (err) {
@@ -232,6 +233,7 @@ async function edit() {
       steps: $("steps").value,
       cfgText: $("cfgText").value,
       cfgImage: $("cfgImage").value,
+      changeThreshold: $("changeThreshold").value,
       seed: $("seed").value,
       scheduler: $("scheduler").value,
     };
