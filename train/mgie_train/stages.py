@@ -154,6 +154,11 @@ def encode_latents(cfg: Config, data: SynthEditData, run_dir: str) -> None:
 
 # ---------------------------------------------------------------- vision tower
 
+def vision_modules(cfg: Config) -> dict[str, torch.nn.Module]:
+    """What the `vision` stage trains and its checkpoint holds."""
+    return {"vision": VisionEncoder(cfg.mllm, cfg.res), "object_head": ObjectHead(cfg.mllm.vision_dim)}
+
+
 def train_vision(cfg: Config, data: SynthEditData, run_dir: str, steps: int, batch: int, lr: float, seed: int,
                  minutes: float | None, test: SynthEditData | None = None) -> bool:
     """The vision tower and the object head alone, on scenes only, before `mllm-see` joins the LM.
@@ -161,8 +166,8 @@ def train_vision(cfg: Config, data: SynthEditData, run_dir: str, steps: int, bat
     LM's description loss pulls at it from the start, and only half its images are scenes); alone, in
     74 % (`object_accuracy`, test scenes): the shape word is most of what the MLLM gets wrong on
     ambiguous local edits."""
-    tower = VisionEncoder(cfg.mllm, cfg.res)
-    trained = {"vision": tower, "object_head": ObjectHead(cfg.mllm.vision_dim)}
+    trained = vision_modules(cfg)
+    tower = trained["vision"]
     opt = adamw([q for m in trained.values() for q in m.parameters()], lr)
     scenes = data.scene_indices()
     if not scenes:
@@ -220,24 +225,32 @@ def lm_task(tok: Tokenizer, rows: list[dict], task: str, band: float = 0.0) -> t
     return prompts, targets, [len(tok.encode(r["expressive"])) for r in rows]
 
 
-def train_lm(cfg: Config, data: SynthEditData, run_dir: str, name: str, task: str, vision: bool, init: str | None,
-             steps: int, batch: int, lr: float, seed: int, minutes: float | None) -> bool:
-    model = MLLM(cfg.mllm, cfg.res, load_tokenizer(run_dir), vision=vision)
-    trained: dict[str, torch.nn.Module] = {"mllm": model}
+def lm_modules(cfg: Config, tok: Tokenizer, task: str, vision: bool) -> dict[str, torch.nn.Module]:
+    """What an LM stage (`mllm-see`, `mllm-ins`, `lm-ins`) trains and its checkpoint holds."""
+    modules: dict[str, torch.nn.Module] = {"mllm": MLLM(cfg.mllm, cfg.res, tok, vision=vision)}
     # Seeing keeps training the vision tower on dense object labels as well as the description; fine-tuning
     # on L_ins keeps that loss (and the head), so the tower does not forget what it learned to see while
     # the LM learns to instruct.
     if vision:
-        trained["object_head"] = ObjectHead(cfg.mllm.vision_dim)
+        modules["object_head"] = ObjectHead(cfg.mllm.vision_dim)
+    # Fine-tuning also learns how many objects share each one's looks (what finding the odd one out needs).
+    if vision and task == "ins":
+        modules["shared_looks_head"] = SharedLooksHead(cfg.mllm.vision_dim)
+    return modules
+
+
+def train_lm(cfg: Config, data: SynthEditData, run_dir: str, name: str, task: str, vision: bool, init: str | None,
+             steps: int, batch: int, lr: float, seed: int, minutes: float | None) -> bool:
+    trained = lm_modules(cfg, load_tokenizer(run_dir), task, vision)
+    model = trained["mllm"]
     if init and not os.path.isfile(paths(run_dir)[name]):
         if not os.path.isfile(paths(run_dir)[init]):
             raise FileNotFoundError(f"no {init} checkpoint at {paths(run_dir)[init]}: run the '{init}' stage first")
-        # Seeing starts from the pre-trained tower (stage 'vision'), fine-tuning from all of seeing.
-        start = {"vision": model.vision, "object_head": trained["object_head"]} if init == "vision" else trained
+        # Seeing starts from the pre-trained tower (stage 'vision'), fine-tuning from all of seeing (which
+        # has no shared-looks head: that is new with fine-tuning).
+        start = ({"vision": model.vision, "object_head": trained["object_head"]} if init == "vision"
+                 else {k: m for k, m in trained.items() if k != "shared_looks_head"})
         checkpoint.load(paths(run_dir)[init], start, restore_rng=False)
-    # Fine-tuning also learns how many objects share each one's looks (what finding the odd one out needs).
-    if vision and task == "ins":
-        trained["shared_looks_head"] = SharedLooksHead(cfg.mllm.vision_dim)
     params = [q for m in trained.values() for q in m.parameters()]
     opt = adamw(params, lr)
     band = cfg.res / model.vision.grid * model.vision.pool if model.vision is not None else float(cfg.res)

@@ -377,14 +377,12 @@ class CommittedCheckpointsTest(unittest.TestCase):
     def test_every_committed_checkpoint_fits_the_current_code(self):
         cfg = config.default()
         tok = stages.load_tokenizer(self.RUN)
-        seeing = MLLM(cfg.mllm, cfg.res, tok, vision=True)
         modules = {
             "vae": {"vae": VAE(cfg.vae)},
-            "vision": {"vision": seeing.vision, "object_head": ObjectHead(cfg.mllm.vision_dim)},
-            "mllm-see": {"mllm": seeing, "object_head": ObjectHead(cfg.mllm.vision_dim)},
-            "mllm-ins": {"mllm": MLLM(cfg.mllm, cfg.res, tok, vision=True), "object_head": ObjectHead(cfg.mllm.vision_dim),
-                         "shared_looks_head": SharedLooksHead(cfg.mllm.vision_dim)},
-            "lm-ins": {"mllm": MLLM(cfg.mllm, cfg.res, tok, vision=False)},
+            "vision": stages.vision_modules(cfg),
+            "mllm-see": stages.lm_modules(cfg, tok, "see", vision=True),
+            "mllm-ins": stages.lm_modules(cfg, tok, "ins", vision=True),
+            "lm-ins": stages.lm_modules(cfg, tok, "ins", vision=False),
             **{f"editor-{v}": stages.saved_modules(stages.editor_models(cfg, v, tok), v) for v in stages.VARIANTS},
         }
         found = []
