@@ -19,6 +19,8 @@ export interface Imagination {
   text: string;
   /** [N, dim] hidden states of the positions that predict [IMG0..IMG(N-1)]. */
   states: Float32Array;
+  /** [P, dim] the image tokens the LM was given (the prefix after BOS); null for a text-only LM. */
+  cells: Float32Array | null;
 }
 
 /**
@@ -47,6 +49,11 @@ export class Mllm {
     return (await run(this.sessions.prefix, { image: f32(image, [1, 3, res, res]) })).embeds.data;
   }
 
+  /** The image tokens of a prefix: everything after BOS (null for a text-only LM). */
+  private imageCells(prefix: Float32Array): Float32Array | null {
+    return this.cfg.vision ? prefix.slice(this.cfg.dim) : null;
+  }
+
   private checkPrompt(instruction: string): number[] {
     const prompt = this.tok.promptIds(instruction);
     if (prompt.length > this.maxPromptTokens) {
@@ -63,21 +70,23 @@ export class Mllm {
     const ids = this.tok.encode(expressive.trim());
     if (ids.length > cap) throw new InvalidArgumentError(`the expressive instruction is ${ids.length} tokens; at most ${cap}`);
     const tail = [...prompt, ...ids, ...this.tok.imgTokens().slice(0, n - 1)];
-    const embeds = concatFloat32(await this.prefixEmbeds(image, res), await this.embed(tail));
+    const prefix = await this.prefixEmbeds(image, res);
+    const embeds = concatFloat32(prefix, await this.embed(tail));
     const total = embeds.length / dim;
     const out = await run(this.sessions.lm, {
       embeds: f32(embeds, [1, total, dim]),
       past_k: f32(new Float32Array(0), [layers, 1, heads, 0, hd]),
       past_v: f32(new Float32Array(0), [layers, 1, heads, 0, hd]),
     });
-    return { ids, text: this.tok.decode(ids), states: out.hidden.data.slice((total - n) * dim) };
+    return { ids, text: this.tok.decode(ids), states: out.hidden.data.slice((total - n) * dim), cells: this.imageCells(prefix) };
   }
 
   /** image: [1,3,H,W] in [-1,1], or null for a text-only LM (LGIE). */
   async imagine(image: Float32Array | null, res: number, instruction: string, opts: DecodeOptions, useCache = true): Promise<Imagination> {
     const { dim, layers, heads, head_dim: hd, num_img_tokens: n, max_new_tokens: cap } = this.cfg;
     const prompt = this.checkPrompt(instruction);
-    const first = concatFloat32(await this.prefixEmbeds(image, res), await this.embed(prompt));
+    const prefix = await this.prefixEmbeds(image, res);
+    const first = concatFloat32(prefix, await this.embed(prompt));
     let past: { k: Float32Array; v: Float32Array; len: number } = { k: new Float32Array(0), v: new Float32Array(0), len: 0 };
     let seq: Float32Array = new Float32Array(0);
     const step = async (embeds: Float32Array): Promise<{ logits: Float32Array; hidden: Float32Array }> => {
@@ -110,7 +119,7 @@ export class Mllm {
       ({ hidden } = await step(await this.embed([this.tok.img0 + j])));
       states.set(hidden, (j + 1) * dim);
     }
-    return { ids, text: this.tok.decode(ids), states };
+    return { ids, text: this.tok.decode(ids), states, cells: this.imageCells(prefix) };
   }
 }
 

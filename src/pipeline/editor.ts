@@ -1,5 +1,5 @@
 import { fileURLToPath } from "node:url";
-import type { InferenceSession } from "onnxruntime-node";
+import type { InferenceSession, Tensor } from "onnxruntime-node";
 import sharp from "sharp";
 import { z } from "zod";
 import { Rng } from "../data/rng.js";
@@ -225,23 +225,37 @@ export class MgieEditor {
       return out;
     });
     return timed("edit-head", async () => {
-      const n = cfg.num_img_tokens;
+      const b = instructions.length;
       const states = concatFloat32(...imaginations.map((im) => im.states));
-      const u = (await run(this.s.edit_head, { img_hidden: f32(states, [instructions.length, n, cfg.dim]) })).context.data;
+      const cells = this.headReadsCells ? concatFloat32(...imaginations.map((im) => im.cells!)) : null;
+      const u = (await run(this.s.edit_head, this.editHeadFeeds(states, cells, b))).context.data;
       return { u, nullU: await this.nullCondition(), texts: imaginations.map((im) => im.text) };
     });
   }
 
+  /** Whether the edit head also reads the image tokens (models exported with it list a "cells" input). */
+  private get headReadsCells(): boolean {
+    return this.manifest.components.edit_head?.inputs.includes("cells") ?? false;
+  }
+
+  private editHeadFeeds(states: Float32Array, cells: Float32Array | null, b: number): Record<string, Tensor> {
+    const cfg = this.manifest.mllm!;
+    const feeds: Record<string, Tensor> = { img_hidden: f32(states, [b, cfg.num_img_tokens, cfg.dim]) };
+    if (cells) feeds.cells = f32(cells, [b, cfg.num_prefix - 1, cfg.dim]);
+    return feeds;
+  }
+
   /**
    * The "no instruction" condition of guidance: the edit head applied to zeros (as in the official
-   * code), or the text encoder of an empty instruction. It depends only on the model: computed once.
+   * code; zero image cells too), or the text encoder of an empty instruction. It depends only on the model: computed once.
    */
   private async nullCondition(): Promise<Float32Array> {
     if (!this.nullU) {
       const tok = this.tokenizer;
       const cfg = this.manifest.mllm;
+      const zeroCells = cfg && this.headReadsCells ? new Float32Array((cfg.num_prefix - 1) * cfg.dim) : null;
       this.nullU = cfg
-        ? (await run(this.s.edit_head, { img_hidden: f32(new Float32Array(cfg.num_img_tokens * cfg.dim), [1, cfg.num_img_tokens, cfg.dim]) })).context.data
+        ? (await run(this.s.edit_head, this.editHeadFeeds(new Float32Array(cfg.num_img_tokens * cfg.dim), zeroCells, 1))).context.data
         : (await run(this.s.text_encoder, { ids: i64([tok.sep], [1, 1]), mask: bool([true], [1, 1]) })).context.data;
     }
     return this.nullU;

@@ -59,6 +59,9 @@ class UNetConfig:
     res_blocks: int = 1
     heads: int = 4
     time_dim: int = 256
+    # Channels of the map an image-reading edit head's per-cell rows of U become at the UNet's input
+    # (MGIE variants only; see UNet).
+    cell_map_channels: int = 8
 
 
 @dataclass(frozen=True)
@@ -129,7 +132,7 @@ def tiny() -> Config:
         mllm=MLLMConfig(patch=8, pool=1, vision_dim=32, vision_layers=1, dim=32, layers=2, heads=2, max_len=128, merges=64, num_img_tokens=4, max_new_tokens=32),
         edit_head=EditHeadConfig(dim=32, heads=2, encoder_layers=1, decoder_layers=1, queries=4, context_dim=32),
         text_encoder=TextEncoderConfig(dim=32, layers=1, heads=2),
-        unet=UNetConfig(channels=(16, 32), attention=(False, True), res_blocks=1, heads=2, time_dim=32),
+        unet=UNetConfig(channels=(16, 32), attention=(False, True), res_blocks=1, heads=2, time_dim=32, cell_map_channels=4),
         diffusion=DiffusionConfig(sample_steps=4),
     )
 

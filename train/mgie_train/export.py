@@ -6,11 +6,12 @@
   vae_encoder.onnx     image [B,3,H,W] in [-1,1] -> scaled latent [B,C,h,w]
   vae_decoder.onnx     scaled latent -> image in [-1,1]
   unet.onnx            (noisy latent (+) image latent) [B,2C,h,w], timestep [B], U [B,L,d] -> noise [B,C,h,w]
+                       (MGIE: U's last rows, one per image cell, also enter as a map at the input)
   MGIE / LGIE:
   prefix.onnx          image -> [BOS, image features] embeddings [B,1+P,dim]   (MGIE only)
   embed.onnx           token ids [B,T] -> embeddings [B,T,dim]
   lm.onnx              embeddings [B,T,dim], past k/v [layers,B,heads,P,hd] -> logits, hidden, present k/v
-  edit_head.onnx       [IMG] hidden states [B,N,dim] -> U [B,L,d]
+  edit_head.onnx       [IMG] hidden states [B,N,dim] (+ MGIE: the prefix's image cells [B,P,dim]) -> U [B,L,d]
   InsPix2Pix:
   text_encoder.onnx    token ids [B,T], mask [B,T] -> U [B,L,d]
 
@@ -193,7 +194,8 @@ def export(cfg: Config, run_dir: str, variant: str, out: str, parity: bool = Fal
     lat = torch.randn(2, lc, lres, lres, generator=g)
     component("vae_encoder", VAEEncode(vae, scale), (img,), ["image"], ["latent"], {"image": {0: "batch"}, "latent": {0: "batch"}})
     component("vae_decoder", VAEDecode(vae, scale), (lat,), ["latent"], ["image"], {"latent": {0: "batch"}, "image": {0: "batch"}})
-    L, ctx = cfg.edit_head.queries, cfg.edit_head.context_dim
+    L = models["edit_head"].length if "edit_head" in models else cfg.edit_head.queries
+    ctx = cfg.edit_head.context_dim
     unet_in = (torch.randn(3, 2 * lc, lres, lres, generator=g), torch.tensor([999.0, 500.5, 3.0]), torch.randn(3, L, ctx, generator=g))
     component("unet", models["unet"], unet_in, ["latent", "timestep", "context"], ["noise"],
               {"latent": {0: "batch"}, "timestep": {0: "batch"}, "context": {0: "batch"}, "noise": {0: "batch"}})
@@ -227,14 +229,16 @@ def export(cfg: Config, run_dir: str, variant: str, out: str, parity: bool = Fal
             parity_case("lm_prefill", "lm", LM(mllm), (torch.randn(1, 7, mc.dim, generator=g), *empty), *lm_io)
             one = (torch.randn(mc.layers, 1, mc.heads, 7, hd, generator=g), torch.randn(mc.layers, 1, mc.heads, 7, hd, generator=g))
             parity_case("lm_step", "lm", LM(mllm), (torch.randn(1, 1, mc.dim, generator=g), *one), *lm_io)
-        component("edit_head", EditHeadExport(models["edit_head"], mllm.img_embeddings()),
-                  (torch.randn(2, mc.num_img_tokens, mc.dim, generator=g),), ["img_hidden"], ["context"],
-                  {"img_hidden": {0: "batch"}, "context": {0: "batch"}})
+        head = EditHeadExport(models["edit_head"], mllm.img_embeddings())
+        cells = mllm.image_grid ** 2
+        head_in = (torch.randn(2, mc.num_img_tokens, mc.dim, generator=g),) + ((torch.randn(2, cells, mc.dim, generator=g),) if cells else ())
+        head_names = ["img_hidden", "cells"][: len(head_in)]
+        component("edit_head", head, head_in, head_names, ["context"], {**{k: {0: "batch"} for k in head_names}, "context": {0: "batch"}})
         if mllm.vision is not None:
             flops["prefix"] = count_flops(Prefix(mllm), img[:1])
         typical = mllm.num_prefix + 24  # prefix + a typical prompt: the cache one decoded token attends to
         flops["lm"] = count_flops(LM(mllm), torch.randn(1, 1, mc.dim), torch.zeros(mc.layers, 1, mc.heads, typical, hd), torch.zeros(mc.layers, 1, mc.heads, typical, hd))
-        flops["edit_head"] = count_flops(EditHeadExport(models["edit_head"], mllm.img_embeddings()), torch.zeros(1, mc.num_img_tokens, mc.dim))
+        flops["edit_head"] = count_flops(head, *(a[:1] for a in head_in))
 
     tok.save(os.path.join(out, "tokenizer.json"))
     if parity:

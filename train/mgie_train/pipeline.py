@@ -30,23 +30,24 @@ class ReferenceEditor:
             return te(ids, mask), te(nids, nmask), list(instructions)
         mllm, head = self.models["mllm"], self.models["edit_head"]
         n = self.cfg.mllm.num_img_tokens
-        texts, states = [], []
+        texts, states, cells = [], [], []
         for i, ins in enumerate(instructions):
             img = images[i : i + 1] if mllm.vision is not None else None
+            prefix = mllm.prefix(img, 1)
+            if mllm.vision is not None:
+                cells.append(mllm.image_cells(prefix)[0])
             if expressive is None:
                 gen = generate(mllm, img, ins)
                 text, h = gen.text, gen.states
             else:
                 text = expressive[i]
                 p, t, lens = stages.lm_task(self.tok, [{"instruction": ins, "expressive": text}], "ins")
-                e, _, starts = build_batch(mllm, mllm.prefix(img, 1), p, t)
+                e, _, starts = build_batch(mllm, prefix, p, t)
                 h = img_hidden(mllm(e)[1], starts, lens, n)[0]
             texts.append(text)
             states.append(h)
-        img_emb = mllm.img_embeddings()
-        u = head(torch.stack(states), img_emb)
-        null = head(torch.zeros(1, n, self.cfg.mllm.dim), img_emb)
-        return u, null, texts
+        u = head(torch.stack(states), mllm.img_embeddings(), torch.stack(cells) if cells else None)
+        return u, stages.null_condition(mllm, head), texts
 
     @torch.no_grad()
     def edit(self, images: torch.Tensor, instructions: list[str], steps: int | None = None, cfg_text: float | None = None,

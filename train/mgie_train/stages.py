@@ -305,12 +305,14 @@ def editor_models(cfg: Config, variant: str, tok: Tokenizer) -> dict[str, torch.
     if variant not in VARIANTS:
         raise ValueError(f"unknown editor {variant!r}; choose one of {VARIANTS}")
     ctx = cfg.edit_head.context_dim
-    models: dict[str, torch.nn.Module] = {"unet": UNet(cfg.unet, cfg.vae.latent_channels, ctx)}
+    sees = variant not in ("inspix2pix", "lgie")
+    grid = cfg.res // cfg.mllm.patch // cfg.mllm.pool if sees else 0  # the MLLM's grid of image tokens
+    models: dict[str, torch.nn.Module] = {"unet": UNet(cfg.unet, cfg.vae.latent_channels, ctx, grid=grid)}
     if variant == "inspix2pix":
         models["text_encoder"] = TextEncoder(cfg.text_encoder, tok.vocab_size, cfg.edit_head.queries, ctx)
     else:
-        models["mllm"] = MLLM(cfg.mllm, cfg.res, tok, vision=variant != "lgie")
-        models["edit_head"] = EditHead(cfg.edit_head, cfg.mllm.dim)
+        models["mllm"] = MLLM(cfg.mllm, cfg.res, tok, vision=sees)
+        models["edit_head"] = EditHead(cfg.edit_head, cfg.mllm.dim, grid=grid)
     return models
 
 
@@ -367,13 +369,21 @@ def condition(cfg: Config, variant: str, tok: Tokenizer, models: dict, data: Syn
     prompts, targets, lens = lm_task(tok, rows, "ins")
     images = data.images(idx, "input") if mllm.vision is not None else None
     with torch.set_grad_enabled(lm_trainable):
-        embeds, labels, starts = build_batch(mllm, mllm.prefix(images, len(idx)), prompts, targets)
+        prefix = mllm.prefix(images, len(idx))
+        embeds, labels, starts = build_batch(mllm, prefix, prompts, targets)
         logits, hidden = mllm(embeds)
     l_ins = instruction_loss(logits, labels) if lm_trainable else None
     img_emb = mllm.img_embeddings()
-    u = head(img_hidden(hidden, starts, lens, cfg.mllm.num_img_tokens), img_emb)
-    null = head(torch.zeros(1, cfg.mllm.num_img_tokens, cfg.mllm.dim), img_emb)
-    return u, null, l_ins
+    u = head(img_hidden(hidden, starts, lens, cfg.mllm.num_img_tokens), img_emb, mllm.image_cells(prefix))
+    return u, null_condition(mllm, head), l_ins
+
+
+def null_condition(mllm: MLLM, head: EditHead) -> torch.Tensor:
+    """The "no instruction" U of guidance: the edit head on zero [IMG] states (as in the official code)
+    and zero image cells, so that it depends only on the model."""
+    n, d = mllm.cfg.num_img_tokens, mllm.cfg.dim
+    cells = torch.zeros(1, head.grid * head.grid, d) if head.grid else None
+    return head(torch.zeros(1, n, d), mllm.img_embeddings(), cells)
 
 
 def train_editor(cfg: Config, data: SynthEditData, run_dir: str, variant: str, steps: int, batch: int, lr: float, seed: int,

@@ -14,6 +14,7 @@ from mgie_train import checkpoint, config, stages
 from mgie_train.diffusion import (Schedule, decode_edit, dual_guidance, euler_ancestral_timesteps, guided_eps, keep_significant_changes,
                                   sample_ddim)
 from mgie_train.data import DataFormatError, SynthEditData, object_grid, shared_looks_grid
+from mgie_train.models.edit_head import EditHead
 from mgie_train.models.mllm import MLLM, build_batch, generate, img_hidden
 from mgie_train.models.object_head import ObjectHead
 from mgie_train.models.shared_looks_head import SharedLooksHead
@@ -83,6 +84,34 @@ def fit_head(head: torch.nn.Module, labels, steps: int = 30) -> tuple[float, flo
         loss.backward()
         opt.step()
     return losses[0], losses[-1]
+
+
+class EditHeadTest(unittest.TestCase):
+    def test_a_seeing_edit_head_adds_one_row_per_image_cell_that_knows_its_position(self):
+        torch.manual_seed(0)
+        m = MLLM(CFG.mllm, CFG.res, TOK).eval()
+        head = EditHead(CFG.edit_head, CFG.mllm.dim, grid=m.image_grid).eval()
+        cells = m.image_grid ** 2
+        self.assertEqual(cells, m.num_prefix - 1)
+        n, d = CFG.mllm.num_img_tokens, CFG.mllm.dim
+        with torch.no_grad():
+            u = head(torch.randn(2, n, d), m.img_embeddings(), torch.randn(2, cells, d))
+            # The same feature in every cell: the rows still differ, by position alone.
+            same = head(torch.randn(1, n, d), m.img_embeddings(), torch.ones(1, cells, d))[0, CFG.edit_head.queries :]
+        self.assertEqual(tuple(u.shape), (2, head.length, CFG.edit_head.context_dim))
+        self.assertEqual(head.length, CFG.edit_head.queries + cells)
+        self.assertGreater(float((same[0] - same[1:]).abs().amax(dim=1).min()), 1e-4)
+        with self.assertRaises(ValueError):
+            head(torch.randn(1, n, d), m.img_embeddings())
+
+    def test_only_the_variants_that_see_the_image_read_its_cells(self):
+        side = CFG.res // CFG.mllm.patch
+        for variant, grid in (("lgie", 0), ("mgie-fz", side), ("mgie-ft", side), ("mgie-e2e", side)):
+            models = stages.editor_models(CFG, variant, TOK)
+            self.assertEqual(models["edit_head"].grid, grid, variant)
+            self.assertEqual(models["unet"].grid, grid, variant)
+            null = stages.null_condition(models["mllm"], models["edit_head"])
+            self.assertEqual(tuple(null.shape), (1, models["edit_head"].length, CFG.edit_head.context_dim))
 
 
 class ObjectHeadTest(unittest.TestCase):
@@ -268,6 +297,25 @@ class DiffusionTest(unittest.TestCase):
             n = unet(lat, t, torch.zeros(1, 3, 32))
         self.assertGreater(float((a - b).abs().max()), 1e-4)
         self.assertGreater(float((m - n).abs().max()), 1e-4)
+
+    def test_a_seeing_unet_reads_the_per_cell_rows_as_a_map(self):
+        torch.manual_seed(0)
+        side = CFG.res // CFG.mllm.patch
+        unet = UNet(CFG.unet, 4, 32, grid=side).eval()
+        lat, t = torch.randn(1, 8, CFG.latent_res, CFG.latent_res), torch.tensor([500.0])
+        ctx = torch.randn(1, 3 + side * side, 32)
+        moved = ctx.clone()
+        moved[0, -1] += 1.0  # the last cell's row only
+        with torch.no_grad():
+            a, b = unet(lat, t, ctx), unet(lat, t, moved)
+            changed = (unet.cells_as_map(ctx, CFG.latent_res) - unet.cells_as_map(moved, CFG.latent_res)).abs().amax(dim=(0, 1)) > 0
+        self.assertEqual(unet.conv_in.in_channels, 8 + CFG.unet.cell_map_channels)
+        self.assertGreater(float((a - b).abs().max()), 1e-4)
+        # The last row is the bottom-right cell: only its block of the map changes.
+        block = CFG.latent_res // side
+        want = torch.zeros(CFG.latent_res, CFG.latent_res, dtype=torch.bool)
+        want[-block:, -block:] = True
+        self.assertTrue(torch.equal(changed, want))
 
     def test_euler_sigmas_run_from_large_to_zero(self):
         ts, sig = euler_ancestral_timesteps(Schedule(CFG.diffusion), 10)

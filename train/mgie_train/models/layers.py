@@ -103,3 +103,17 @@ def sinusoidal(t: torch.Tensor, dim: int) -> torch.Tensor:
     freqs = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float32, device=t.device) / half)
     args = t.float().unsqueeze(1) * freqs.unsqueeze(0)
     return torch.cat([torch.cos(args), torch.sin(args)], dim=1)
+
+
+POSITION_FEATURES = 16
+
+
+def grid_features(h: int, w: int) -> torch.Tensor:
+    """[h*w, POSITION_FEATURES] sines and cosines of each pixel's row and column (fixed)."""
+    n = POSITION_FEATURES // 4
+    freqs = math.pi * 2.0 ** torch.arange(n, dtype=torch.float32)
+    ys = (torch.arange(h, dtype=torch.float32) + 0.5) / h
+    xs = (torch.arange(w, dtype=torch.float32) + 0.5) / w
+    fy = (ys[:, None] * freqs[None]).repeat_interleave(w, dim=0)
+    fx = (xs[:, None] * freqs[None]).repeat(h, 1)
+    return torch.cat([fy.sin(), fy.cos(), fx.sin(), fx.cos()], dim=1)

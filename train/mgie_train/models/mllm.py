@@ -95,6 +95,15 @@ class MLLM(nn.Module):
             return bos
         return torch.cat([bos, self.projector(features)], dim=1)
 
+    @property
+    def image_grid(self) -> int:
+        """Side of the square grid of image tokens in the prefix (0 for a text-only LM)."""
+        return self.vision.grid // self.vision.pool if self.vision is not None else 0
+
+    def image_cells(self, prefix: torch.Tensor) -> torch.Tensor | None:
+        """The image tokens of a prefix ([B, grid*grid, dim], row-major), or None for a text-only LM."""
+        return prefix[:, 1:] if self.vision is not None else None
+
     def img_embeddings(self) -> torch.Tensor:
         """Input embeddings of the [IMG] tokens: [N, dim]."""
         return self.embed.weight[self.tok.img0 : self.tok.img0 + self.cfg.num_img_tokens]

@@ -2,29 +2,13 @@
 cross-attention to the conditioning sequence U, output = the prediction (x0, v or noise)."""
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from ..config import UNetConfig
-from .layers import Block, sinusoidal
+from .layers import POSITION_FEATURES, Block, grid_features, sinusoidal
 from .vae import ResBlock, norm
-
-
-POSITION_FEATURES = 16
-
-
-def grid_features(h: int, w: int) -> torch.Tensor:
-    """[h*w, POSITION_FEATURES] sines and cosines of each pixel's row and column (fixed)."""
-    n = POSITION_FEATURES // 4
-    freqs = math.pi * 2.0 ** torch.arange(n, dtype=torch.float32)
-    ys = (torch.arange(h, dtype=torch.float32) + 0.5) / h
-    xs = (torch.arange(w, dtype=torch.float32) + 0.5) / w
-    fy = (ys[:, None] * freqs[None]).repeat_interleave(w, dim=0)
-    fx = (xs[:, None] * freqs[None]).repeat(h, 1)
-    return torch.cat([fy.sin(), fy.cos(), fx.sin(), fx.cos()], dim=1)
 
 
 class SpatialTransformer(nn.Module):
@@ -48,15 +32,22 @@ class SpatialTransformer(nn.Module):
 
 
 class UNet(nn.Module):
-    def __init__(self, cfg: UNetConfig, latent_channels: int, context_dim: int):
+    """With `grid` > 0 the last grid*grid rows of U are the edit head's per-cell rows (one per image
+    cell, row-major): each is projected to `cell_map_channels` values, and the resulting map, upsampled
+    to the latent's size, joins the latents at the input. What the edit should do at each place then
+    reaches the convolutions where that place is, instead of having to be found by attention."""
+
+    def __init__(self, cfg: UNetConfig, latent_channels: int, context_dim: int, grid: int = 0):
         super().__init__()
         self.cfg = cfg
+        self.grid = grid
         ch = cfg.channels
         self.time_mlp = nn.Sequential(nn.Linear(ch[0], cfg.time_dim), nn.SiLU(), nn.Linear(cfg.time_dim, cfg.time_dim))
         # The mean of U joins the timestep embedding, which sets every residual block's scale and shift.
         self.context_proj = nn.Linear(context_dim, cfg.time_dim)
-        # Noisy latent and input-image latent are concatenated on channels (8 in, 4 out).
-        self.conv_in = nn.Conv2d(2 * latent_channels, ch[0], 3, padding=1)
+        # Noisy latent and input-image latent are concatenated on channels (8 in, 4 out), and the cell map.
+        self.cell_map = nn.Linear(context_dim, cfg.cell_map_channels) if grid else None
+        self.conv_in = nn.Conv2d(2 * latent_channels + (cfg.cell_map_channels if grid else 0), ch[0], 3, padding=1)
         self.down = nn.ModuleList()
         skips = [ch[0]]
         cin = ch[0]
@@ -79,6 +70,12 @@ class UNet(nn.Module):
         self.out_norm = norm(cin)
         self.conv_out = nn.Conv2d(cin, latent_channels, 3, padding=1)
 
+    def cells_as_map(self, context: torch.Tensor, size: int) -> torch.Tensor:
+        """The last grid*grid rows of U (row-major cells) -> [B, cell_map_channels, size, size]."""
+        g = self.grid
+        cells = self.cell_map(context[:, context.shape[1] - g * g :]).transpose(1, 2).reshape(context.shape[0], -1, g, g)
+        return F.interpolate(cells, size=(size, size), mode="nearest")
+
     def _level(self, cin: int, cout: int, attention: bool, context_dim: int) -> nn.ModuleList:
         mods: list[nn.Module] = [ResBlock(cin, cout, self.cfg.time_dim)]
         if attention:
@@ -93,6 +90,8 @@ class UNet(nn.Module):
     def forward(self, latent: torch.Tensor, timestep: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
         """latent [B, 2C, h, w] (noisy (+) image), timestep [B], context U [B, L, d] -> prediction [B, C, h, w]."""
         t = self.time_mlp(sinusoidal(timestep, self.cfg.channels[0])) + self.context_proj(context.mean(dim=1))
+        if self.cell_map is not None:
+            latent = torch.cat([latent, self.cells_as_map(context, latent.shape[-1])], dim=1)
         x = self.conv_in(latent)
         hs = [x]
         for m in self.down:
