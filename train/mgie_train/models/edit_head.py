@@ -36,10 +36,9 @@ class EditHead(nn.Module):
     With `grid` > 0 (an MLLM that sees the image) the head also reads the image tokens the MLLM was
     given, one per grid cell: each becomes a query (its projected feature plus its position) that
     attends to the encoded [IMG] states, so U gains one row per cell saying what the edit does
-    *there*. The UNet's attention knows each pixel's position (same sinusoids), so it can read the row
-    of its own cell. Without it the 16 rows of U must name the edited object in words and the UNet
-    must find it itself: every editor then barely performed local edits (edit-region L1 0.244 where
-    leaving the input gives 0.255)."""
+    *there*. The UNet reads these rows as a map at its input (see UNet). Without them the 16 rows of
+    U must name the edited object in words and the UNet must find it itself: every editor then barely
+    performed local edits (edit-region L1 0.244 where leaving the input gives 0.255)."""
 
     def __init__(self, cfg: EditHeadConfig, llm_dim: int, grid: int = 0):
         super().__init__()
