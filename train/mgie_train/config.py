@@ -116,6 +116,11 @@ class Config:
     def latent_res(self) -> int:
         return self.res // 2 ** len(self.vae.channels)
 
+    @property
+    def image_grid(self) -> int:
+        """Side of the MLLM's square grid of image tokens (one per pool x pool patches)."""
+        return self.res // self.mllm.patch // self.mllm.pool
+
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
 

@@ -230,7 +230,7 @@ def export(cfg: Config, run_dir: str, variant: str, out: str, parity: bool = Fal
             one = (torch.randn(mc.layers, 1, mc.heads, 7, hd, generator=g), torch.randn(mc.layers, 1, mc.heads, 7, hd, generator=g))
             parity_case("lm_step", "lm", LM(mllm), (torch.randn(1, 1, mc.dim, generator=g), *one), *lm_io)
         head = EditHeadExport(models["edit_head"], mllm.img_embeddings())
-        cells = mllm.image_grid ** 2
+        cells = models["edit_head"].grid ** 2
         head_in = (torch.randn(2, mc.num_img_tokens, mc.dim, generator=g),) + ((torch.randn(2, cells, mc.dim, generator=g),) if cells else ())
         head_names = ["img_hidden", "cells"][: len(head_in)]
         component("edit_head", head, head_in, head_names, ["context"], {**{k: {0: "batch"} for k in head_names}, "context": {0: "batch"}})

@@ -33,19 +33,21 @@ class ReferenceEditor:
         texts, states, cells = [], [], []
         for i, ins in enumerate(instructions):
             img = images[i : i + 1] if mllm.vision is not None else None
-            prefix = mllm.prefix(img, 1)
-            if mllm.vision is not None:
-                cells.append(mllm.image_cells(prefix)[0])
             if expressive is None:
                 gen = generate(mllm, img, ins)
-                text, h = gen.text, gen.states
+                text, h, c = gen.text, gen.states, gen.cells
             else:
                 text = expressive[i]
                 p, t, lens = stages.lm_task(self.tok, [{"instruction": ins, "expressive": text}], "ins")
+                prefix = mllm.prefix(img, 1)
                 e, _, starts = build_batch(mllm, prefix, p, t)
                 h = img_hidden(mllm(e)[1], starts, lens, n)[0]
+                c = mllm.image_cells(prefix)
+                c = None if c is None else c[0]
             texts.append(text)
             states.append(h)
+            if c is not None:
+                cells.append(c)
         u = head(torch.stack(states), mllm.img_embeddings(), torch.stack(cells) if cells else None)
         return u, stages.null_condition(mllm, head), texts
 

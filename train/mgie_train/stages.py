@@ -306,7 +306,7 @@ def editor_models(cfg: Config, variant: str, tok: Tokenizer) -> dict[str, torch.
         raise ValueError(f"unknown editor {variant!r}; choose one of {VARIANTS}")
     ctx = cfg.edit_head.context_dim
     sees = variant not in ("inspix2pix", "lgie")
-    grid = cfg.res // cfg.mllm.patch // cfg.mllm.pool if sees else 0  # the MLLM's grid of image tokens
+    grid = cfg.image_grid if sees else 0
     models: dict[str, torch.nn.Module] = {"unet": UNet(cfg.unet, cfg.vae.latent_channels, ctx, grid=grid)}
     if variant == "inspix2pix":
         models["text_encoder"] = TextEncoder(cfg.text_encoder, tok.vocab_size, cfg.edit_head.queries, ctx)

@@ -90,8 +90,8 @@ class EditHeadTest(unittest.TestCase):
     def test_a_seeing_edit_head_adds_one_row_per_image_cell_that_knows_its_position(self):
         torch.manual_seed(0)
         m = MLLM(CFG.mllm, CFG.res, TOK).eval()
-        head = EditHead(CFG.edit_head, CFG.mllm.dim, grid=m.image_grid).eval()
-        cells = m.image_grid ** 2
+        head = EditHead(CFG.edit_head, CFG.mllm.dim, grid=CFG.image_grid).eval()
+        cells = CFG.image_grid ** 2
         self.assertEqual(cells, m.num_prefix - 1)
         n, d = CFG.mllm.num_img_tokens, CFG.mllm.dim
         with torch.no_grad():
@@ -105,7 +105,7 @@ class EditHeadTest(unittest.TestCase):
             head(torch.randn(1, n, d), m.img_embeddings())
 
     def test_only_the_variants_that_see_the_image_read_its_cells(self):
-        side = CFG.res // CFG.mllm.patch
+        side = CFG.image_grid
         for variant, grid in (("lgie", 0), ("mgie-fz", side), ("mgie-ft", side), ("mgie-e2e", side)):
             models = stages.editor_models(CFG, variant, TOK)
             self.assertEqual(models["edit_head"].grid, grid, variant)
@@ -300,7 +300,7 @@ class DiffusionTest(unittest.TestCase):
 
     def test_a_seeing_unet_reads_the_per_cell_rows_as_a_map(self):
         torch.manual_seed(0)
-        side = CFG.res // CFG.mllm.patch
+        side = CFG.image_grid
         unet = UNet(CFG.unet, 4, 32, grid=side).eval()
         lat, t = torch.randn(1, 8, CFG.latent_res, CFG.latent_res), torch.tensor([500.0])
         ctx = torch.randn(1, 3 + side * side, 32)

@@ -95,11 +95,6 @@ class MLLM(nn.Module):
             return bos
         return torch.cat([bos, self.projector(features)], dim=1)
 
-    @property
-    def image_grid(self) -> int:
-        """Side of the square grid of image tokens in the prefix (0 for a text-only LM)."""
-        return self.vision.grid // self.vision.pool if self.vision is not None else 0
-
     def image_cells(self, prefix: torch.Tensor) -> torch.Tensor | None:
         """The image tokens of a prefix ([B, grid*grid, dim], row-major), or None for a text-only LM."""
         return prefix[:, 1:] if self.vision is not None else None
@@ -181,6 +176,7 @@ class Generated:
     ids: list[int]  # the expressive instruction's tokens
     text: str
     states: torch.Tensor  # [N, dim]: the visual imagination
+    cells: torch.Tensor | None  # [P, dim]: the image tokens the LM read (None for a text-only LM)
 
 
 @torch.no_grad()
@@ -190,7 +186,8 @@ def generate(model: MLLM, image: torch.Tensor | None, instruction: str) -> Gener
     tok = model.tok
     n = model.cfg.num_img_tokens
     prompt = torch.tensor([tok.prompt_ids(instruction)])
-    embeds = torch.cat([model.prefix(image, 1), model.embed(prompt)], dim=1)
+    prefix = model.prefix(image, 1)
+    embeds = torch.cat([prefix, model.embed(prompt)], dim=1)
     k, v = model.empty_cache(1)
     logits, hidden, k, v = model.forward_cached(embeds, k, v)
     out: list[int] = []
@@ -206,7 +203,8 @@ def generate(model: MLLM, image: torch.Tensor | None, instruction: str) -> Gener
     for j in range(n - 1):
         _, h, k, v = model.forward_cached(model.embed(torch.tensor([[tok.img0 + j]])), k, v)
         states.append(h[0, -1])
-    return Generated(out, tok.decode(out), torch.stack(states))
+    cells = model.image_cells(prefix)
+    return Generated(out, tok.decode(out), torch.stack(states), None if cells is None else cells[0])
 
 
 @torch.no_grad()
