@@ -265,6 +265,8 @@ describe("MgieEditor", () => {
     const manifest = JSON.parse(await readFile(join(broken, "manifest.json"), "utf8"));
     await writeFile(join(broken, "manifest.json"), JSON.stringify({ ...manifest, format: "mgie-model-9" }));
     await bad(MgieEditor.load(broken), /format "mgie-model-9"/);
+    await writeFile(join(broken, "manifest.json"), JSON.stringify({ ...manifest, mllm: { ...manifest.mllm, vision: false } }));
+    await bad(MgieEditor.load(broken), /reads image cells, but its MLLM does not see the image/);
     async function bad(p: Promise<unknown>, message: RegExp) {
       await expect(p).rejects.toBeInstanceOf(ModelDirError);
       await expect(p).rejects.toThrow(message);

@@ -125,6 +125,9 @@ export async function loadModelDir(dir: string): Promise<ModelDir> {
   if ((manifest.variant === "inspix2pix") !== (manifest.mllm === null)) {
     throw new ModelDirError(`${manifestPath}: variant ${manifest.variant} ${manifest.mllm ? "must not" : "must"} describe an MLLM`);
   }
+  if (manifest.components.edit_head?.inputs.includes("cells") && !manifest.mllm?.vision) {
+    throw new ModelDirError(`${manifestPath}: its edit head reads image cells, but its MLLM does not see the image`);
+  }
   const files: Record<string, Uint8Array> = {};
   for (const name of requiredComponents(manifest)) {
     const c = manifest.components[name];
