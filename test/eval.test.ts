@@ -11,6 +11,8 @@ import { GALLERY_PANEL } from "../src/eval/gallery.js";
 import { l1, maskedL1, ssim } from "../src/eval/metrics.js";
 import { loadModels } from "../src/eval/models.js";
 import { REPORT_FILES, reportMarkdown } from "../src/eval/report.js";
+import { pairedBootstrap, verdict } from "../src/eval/significance.js";
+import { Rng } from "../src/data/rng.js";
 import { sweepTradeoff, TRADEOFF_CFG_IMAGES } from "../src/eval/tradeoff.js";
 
 const TINY = fileURLToPath(new URL("./fixtures/tiny-model", import.meta.url));
@@ -48,6 +50,21 @@ describe("mgie eval", () => {
     expect(md).toContain("## all (n = 6)");
     expect(md).toContain("## Expressive instructions");
     expect(md).not.toContain("## Trade-off");
+    // The same model twice: every paired difference is exactly 0, which is no evidence either way.
+    expect(report.comparisons.map((c) => [c.model, c.baseline, c.subset])).toEqual(
+      Object.keys(report.input).map((s) => ["mgie-e2e", "mgie-e2e (2)", s]),
+    );
+    for (const c of report.comparisons) {
+      expect(c.n).toBe(report.input[c.subset].n);
+      expect([c.l1, c.ssim]).toEqual([{ mean: 0, lo: 0, hi: 0 }, { mean: 0, lo: 0, hi: 0 }]);
+    }
+    // Per operation: the examples split by what the generator did, and the same scores.
+    const ops = report.inputOps;
+    expect(Object.values(ops).reduce((n, x) => n + x.n, 0)).toBe(6);
+    expect(Object.keys(report.models[0].ops)).toEqual(Object.keys(ops));
+    for (const op of Object.keys(ops)) expect(op).toMatch(/^(photoshop|global|local)\/[a-z0-9-]+$/);
+    expect(md).toContain("## Per operation");
+    expect(md).toContain("| mgie-e2e (2) | all | 6 | +0.0000 [0.0000, 0.0000] | within noise | +0.000 [0.000, 0.000] | within noise |");
     // One variant only: nothing to ablate. With two, one row per model in the paper's order (FT before E2E).
     expect(md).not.toContain("## Ablation");
     const [e2e, ft] = [report.models[0], { ...report.models[1], name: "mgie-ft", variant: "mgie-ft" }];
@@ -56,6 +73,27 @@ describe("mgie eval", () => {
     expect(rows.map((l) => l.split(" | ")[0])).toEqual(["| mgie-ft", "| mgie-e2e"]);
     expect(rows[1].startsWith(`| mgie-e2e | mgie-e2e | ${e2e.subsets.all.l1.toFixed(4)} | ${e2e.subsets.all.ssim.toFixed(3)} |`)).toBe(true);
     expect(rows[1].split(" | ")).toHaveLength(12);
+  });
+
+  it("tells a real difference between two models from noise with a paired bootstrap", () => {
+    const rng = new Rng(7);
+    const base = Array.from({ length: 400 }, () => rng.next());
+    const noise = () => (rng.next() - 0.5) * 0.02;
+    // Hard and easy examples vary far more than the models differ: pairing is what reveals the shift.
+    const shifted = base.map((x) => x - 0.005 + noise());
+    const d = pairedBootstrap(shifted, base);
+    expect(d.mean).toBeCloseTo(shifted.reduce((s, x, i) => s + x - base[i], 0) / base.length, 12);
+    expect(d.lo).toBeLessThan(d.mean);
+    expect(d.hi).toBeGreaterThan(d.mean);
+    expect(d.hi).toBeLessThan(0);
+    expect([verdict(d, true), verdict(d, false)]).toEqual(["better", "worse"]);
+    const same = pairedBootstrap(base.map((x) => x + noise()), base);
+    expect(same.lo).toBeLessThan(0);
+    expect(same.hi).toBeGreaterThan(0);
+    expect(verdict(same, true)).toBe("within noise");
+    // Seeded: the same scores give the same interval.
+    expect(pairedBootstrap(shifted, base)).toEqual(d);
+    expect(() => pairedBootstrap([1, 2], [1])).toThrow(/differ in length/);
   });
 
   describe("mgie eval --tradeoff: the paper's experiments", () => {

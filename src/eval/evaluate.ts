@@ -5,6 +5,7 @@ import { measureEfficiency, type Efficiency } from "./efficiency.js";
 import { renderGallery, type GalleryRow } from "./gallery.js";
 import { finiteMean, l1, maskedL1, psnr, ssim } from "./metrics.js";
 import { editExamples, loadModels } from "./models.js";
+import { pairedBootstrap, type PairedDifference } from "./significance.js";
 import { sweepTradeoff, type TradeoffPoint } from "./tradeoff.js";
 
 export interface EvalOptions {
@@ -48,7 +49,19 @@ export interface ModelResult {
   variant: string;
   dir: string;
   subsets: Record<string, SubsetResult>;
+  /** The same scores per operation ("photoshop/rotate-90", "local/recolour", …). */
+  ops: Record<string, SubsetResult>;
   secondsPerEdit: number;
+}
+
+/** The first model minus a baseline on one subset, per example, with a 95 % paired-bootstrap interval. */
+export interface Comparison {
+  model: string;
+  baseline: string;
+  subset: string;
+  n: number;
+  l1: PairedDifference;
+  ssim: PairedDifference;
 }
 
 export interface EvalReport {
@@ -59,7 +72,10 @@ export interface EvalReport {
   batchSize: number;
   changeThreshold: number | null;
   input: Record<string, SubsetResult>;
+  inputOps: Record<string, SubsetResult>;
   models: ModelResult[];
+  /** The first model against each other one (none with a single model). */
+  comparisons: Comparison[];
   tradeoff: TradeoffPoint[] | null;
   efficiency: Efficiency | null;
   gallery: GalleryRow[] | null;
@@ -98,16 +114,43 @@ function subsetsOf(ex: EditExample): string[] {
   return ["all", ex.kind, ...(ex.ambiguity ? ["ambiguous", `ambiguous-${ex.kind}`] : [])];
 }
 
-function aggregate(examples: EditExample[], scores: Scores[], withText: boolean): Record<string, SubsetResult> {
-  const groups = new Map<string, Scores[]>();
+const opOf = (ex: EditExample): string[] => [`${ex.kind}/${ex.op}`];
+
+function groupBySubset(examples: EditExample[], keysOf: (ex: EditExample) => string[] = subsetsOf): Map<string, number[]> {
+  const groups = new Map<string, number[]>();
   examples.forEach((ex, i) => {
-    for (const s of subsetsOf(ex)) {
+    for (const s of keysOf(ex)) {
       if (!groups.has(s)) groups.set(s, []);
-      groups.get(s)!.push(scores[i]);
+      groups.get(s)!.push(i);
     }
   });
+  return new Map([...groups.entries()].sort());
+}
+
+/** The first model against each of the others, subset by subset, on the examples both edited. */
+function compare(examples: EditExample[], names: string[], scores: Scores[][]): Comparison[] {
+  const out: Comparison[] = [];
+  const groups = groupBySubset(examples);
+  for (let b = 1; b < names.length; b++) {
+    for (const [subset, idx] of groups) {
+      const pick = (m: number, k: "l1" | "ssim") => idx.map((i) => scores[m][i][k]);
+      out.push({
+        model: names[0],
+        baseline: names[b],
+        subset,
+        n: idx.length,
+        l1: pairedBootstrap(pick(0, "l1"), pick(b, "l1")),
+        ssim: pairedBootstrap(pick(0, "ssim"), pick(b, "ssim")),
+      });
+    }
+  }
+  return out;
+}
+
+function aggregate(examples: EditExample[], scores: Scores[], withText: boolean, keysOf = subsetsOf): Record<string, SubsetResult> {
   const out: Record<string, SubsetResult> = {};
-  for (const [k, v] of [...groups.entries()].sort()) {
+  for (const [k, idx] of groupBySubset(examples, keysOf)) {
+    const v = idx.map((i) => scores[i]);
     out[k] = {
       n: v.length,
       l1: finiteMean(v.map((s) => s.l1)),
@@ -145,18 +188,22 @@ export async function evaluate(o: EvalOptions): Promise<EvalRun> {
   const examples: EditExample[] = [];
   for (let i = 0; i < o.limit; i++) examples.push(await gen.example(o.split, i));
   const settings = { steps: o.steps, seed: o.seed, batchSize: o.batchSize, changeThreshold: o.changeThreshold };
-  const input = aggregate(examples, examples.map((ex) => score(ex.input, ex, null)), false);
+  const inputScores = examples.map((ex) => score(ex.input, ex, null));
+  const input = aggregate(examples, inputScores, false);
   const results: ModelResult[] = [];
+  const perExample: Scores[][] = [];
   for (const { dir, name, editor } of models) {
     const t0 = performance.now();
     const withText = editor.manifest.variant !== "inspix2pix";
     const edits = await editExamples(editor, examples, settings, (done) => o.onProgress?.(name, done, examples.length));
     const scores = edits.map((r, i) => score(r.image, examples[i], withText ? r.expressiveInstruction : null));
+    perExample.push(scores);
     results.push({
       name,
       variant: editor.manifest.variant,
       dir,
       subsets: aggregate(examples, scores, withText),
+      ops: aggregate(examples, scores, withText, opOf),
       secondsPerEdit: (performance.now() - t0) / 1000 / examples.length,
     });
   }
@@ -166,7 +213,7 @@ export async function evaluate(o: EvalOptions): Promise<EvalRun> {
   const cached = { example: (split: Split, i: number) => (split === o.split && i < examples.length ? Promise.resolve(examples[i]) : gen.example(split, i)) };
   const gallery = o.gallery ? await renderGallery(models, cached, o.split, settings, o.onProgress) : null;
   return {
-    report: { split: o.split, limit: o.limit, steps: o.steps ?? null, seed: o.seed, batchSize: o.batchSize, changeThreshold: o.changeThreshold ?? null, input, models: results, tradeoff, efficiency, gallery: gallery?.rows ?? null },
+    report: { split: o.split, limit: o.limit, steps: o.steps ?? null, seed: o.seed, batchSize: o.batchSize, changeThreshold: o.changeThreshold ?? null, input, inputOps: aggregate(examples, inputScores, false, opOf), models: results, comparisons: compare(examples, results.map((m) => m.name), perExample), tradeoff, efficiency, gallery: gallery?.rows ?? null },
     galleryPng: gallery?.png ?? null,
   };
 }

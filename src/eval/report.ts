@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { svgToPng } from "./chart.js";
 import { TIMED_STAGES } from "./efficiency.js";
 import type { EvalReport, EvalRun, SubsetResult } from "./evaluate.js";
+import { verdict, type PairedDifference } from "./significance.js";
 import { TRADEOFF_CFG_IMAGES, TRADEOFF_CFG_TEXT, tradeoffSvg } from "./tradeoff.js";
 
 /** The files `writeReport` puts in the output folder. */
@@ -33,6 +34,40 @@ function subsetTables(r: EvalReport): string[] {
     for (const m of r.models) if (m.subsets[s]) lines.push(row(m.name, m.subsets[s]));
   }
   return lines;
+}
+
+/** L1 and SSIM per operation: what the per-kind means average over (a kind mixes easy and unlearned operations). */
+function perOperation(r: EvalReport): string[] {
+  const ops = Object.keys(r.inputOps);
+  return [
+    "",
+    "## Per operation",
+    "",
+    "L1 / SSIM to the target for each operation the generator draws, unedited input first.",
+    "",
+    ...tableHead(["operation", "n", "unedited input", ...r.models.map((m) => m.name)]),
+    ...ops.map((op) => {
+      const cell = (x: SubsetResult | undefined) => (x ? `${f(x.l1)} / ${f(x.ssim, 3)}` : "–");
+      return `| ${op} | ${r.inputOps[op].n} | ${cell(r.inputOps[op])} | ${r.models.map((m) => cell(m.ops[op])).join(" | ")} |`;
+    }),
+  ];
+}
+
+/** The first model minus each baseline per subset, with its interval and what it amounts to. */
+function comparisons(r: EvalReport): string[] {
+  if (r.comparisons.length === 0) return [];
+  const d = (x: PairedDifference, digits: number) => `${x.mean >= 0 ? "+" : ""}${x.mean.toFixed(digits)} [${x.lo.toFixed(digits)}, ${x.hi.toFixed(digits)}]`;
+  return [
+    "",
+    `## ${r.comparisons[0].model} against each baseline: which differences are real`,
+    "",
+    "The mean per-example difference (this model minus the baseline) with a 95 % paired-bootstrap interval",
+    "(2,000 resamples of the examples, seed 0). \"Better\" or \"worse\" when the interval leaves out 0; a",
+    "difference whose interval holds 0 is within what another draw of examples could reverse.",
+    "",
+    ...tableHead(["baseline", "subset", "n", "Δ L1", "L1", "Δ SSIM", "SSIM"]),
+    ...r.comparisons.map((c) => `| ${c.baseline} | ${c.subset} | ${c.n} | ${d(c.l1, 4)} | ${verdict(c.l1, true)} | ${d(c.ssim, 3)} | ${verdict(c.ssim, false)} |`),
+  ];
 }
 
 /** The ablation, one row per model, when at least two of its variants were evaluated. */
@@ -137,6 +172,8 @@ export function reportMarkdown(r: EvalReport): string {
     "instruction against the generator's. CLIP/DINO/LPIPS need pretrained networks that cannot be had on",
     "this machine, so they are not reported.",
     ...subsetTables(r),
+    ...comparisons(r),
+    ...perOperation(r),
     ...ablation(r),
     ...expressiveQuality(r),
     ...tradeoff(r),
