@@ -116,7 +116,8 @@ function subsetsOf(ex: EditExample): string[] {
 
 const opOf = (ex: EditExample): string[] => [`${ex.kind}/${ex.op}`];
 
-function groupBySubset(examples: EditExample[], keysOf: (ex: EditExample) => string[] = subsetsOf): Map<string, number[]> {
+/** The indices of the examples under each key `keysOf` gives them, keys sorted. */
+function groupExamples(examples: EditExample[], keysOf: (ex: EditExample) => string[]): Map<string, number[]> {
   const groups = new Map<string, number[]>();
   examples.forEach((ex, i) => {
     for (const s of keysOf(ex)) {
@@ -128,9 +129,8 @@ function groupBySubset(examples: EditExample[], keysOf: (ex: EditExample) => str
 }
 
 /** The first model against each of the others, subset by subset, on the examples both edited. */
-function compare(examples: EditExample[], names: string[], scores: Scores[][]): Comparison[] {
+function compare(groups: Map<string, number[]>, names: string[], scores: Scores[][]): Comparison[] {
   const out: Comparison[] = [];
-  const groups = groupBySubset(examples);
   for (let b = 1; b < names.length; b++) {
     for (const [subset, idx] of groups) {
       const pick = (m: number, k: "l1" | "ssim") => idx.map((i) => scores[m][i][k]);
@@ -147,9 +147,9 @@ function compare(examples: EditExample[], names: string[], scores: Scores[][]): 
   return out;
 }
 
-function aggregate(examples: EditExample[], scores: Scores[], withText: boolean, keysOf = subsetsOf): Record<string, SubsetResult> {
+function aggregate(groups: Map<string, number[]>, scores: Scores[], withText: boolean): Record<string, SubsetResult> {
   const out: Record<string, SubsetResult> = {};
-  for (const [k, idx] of groupBySubset(examples, keysOf)) {
+  for (const [k, idx] of groups) {
     const v = idx.map((i) => scores[i]);
     out[k] = {
       n: v.length,
@@ -188,8 +188,9 @@ export async function evaluate(o: EvalOptions): Promise<EvalRun> {
   const examples: EditExample[] = [];
   for (let i = 0; i < o.limit; i++) examples.push(await gen.example(o.split, i));
   const settings = { steps: o.steps, seed: o.seed, batchSize: o.batchSize, changeThreshold: o.changeThreshold };
+  const subsets = groupExamples(examples, subsetsOf);
+  const ops = groupExamples(examples, opOf);
   const inputScores = examples.map((ex) => score(ex.input, ex, null));
-  const input = aggregate(examples, inputScores, false);
   const results: ModelResult[] = [];
   const perExample: Scores[][] = [];
   for (const { dir, name, editor } of models) {
@@ -202,8 +203,8 @@ export async function evaluate(o: EvalOptions): Promise<EvalRun> {
       name,
       variant: editor.manifest.variant,
       dir,
-      subsets: aggregate(examples, scores, withText),
-      ops: aggregate(examples, scores, withText, opOf),
+      subsets: aggregate(subsets, scores, withText),
+      ops: aggregate(ops, scores, withText),
       secondsPerEdit: (performance.now() - t0) / 1000 / examples.length,
     });
   }
@@ -213,7 +214,7 @@ export async function evaluate(o: EvalOptions): Promise<EvalRun> {
   const cached = { example: (split: Split, i: number) => (split === o.split && i < examples.length ? Promise.resolve(examples[i]) : gen.example(split, i)) };
   const gallery = o.gallery ? await renderGallery(models, cached, o.split, settings, o.onProgress) : null;
   return {
-    report: { split: o.split, limit: o.limit, steps: o.steps ?? null, seed: o.seed, batchSize: o.batchSize, changeThreshold: o.changeThreshold ?? null, input, inputOps: aggregate(examples, inputScores, false, opOf), models: results, comparisons: compare(examples, results.map((m) => m.name), perExample), tradeoff, efficiency, gallery: gallery?.rows ?? null },
+    report: { split: o.split, limit: o.limit, steps: o.steps ?? null, seed: o.seed, batchSize: o.batchSize, changeThreshold: o.changeThreshold ?? null, input: aggregate(subsets, inputScores, false), inputOps: aggregate(ops, inputScores, false), models: results, comparisons: compare(subsets, results.map((m) => m.name), perExample), tradeoff, efficiency, gallery: gallery?.rows ?? null },
     galleryPng: gallery?.png ?? null,
   };
 }

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { svgToPng } from "./chart.js";
 import { TIMED_STAGES } from "./efficiency.js";
 import type { EvalReport, EvalRun, SubsetResult } from "./evaluate.js";
-import { verdict, type PairedDifference } from "./significance.js";
+import { BOOTSTRAP, verdict, type PairedDifference } from "./significance.js";
 import { TRADEOFF_CFG_IMAGES, TRADEOFF_CFG_TEXT, tradeoffSvg } from "./tradeoff.js";
 
 /** The files `writeReport` puts in the output folder. */
@@ -61,8 +61,8 @@ function comparisons(r: EvalReport): string[] {
     "",
     `## ${r.comparisons[0].model} against each baseline: which differences are real`,
     "",
-    "The mean per-example difference (this model minus the baseline) with a 95 % paired-bootstrap interval",
-    "(2,000 resamples of the examples, seed 0). \"Better\" or \"worse\" when the interval leaves out 0; a",
+    `The mean per-example difference (this model minus the baseline) with a ${100 * BOOTSTRAP.level} % paired-bootstrap interval`,
+    `(${BOOTSTRAP.resamples.toLocaleString("en-US")} resamples of the examples, seed ${BOOTSTRAP.seed}). "Better" or "worse" when the interval leaves out 0; a`,
     "difference whose interval holds 0 is within what another draw of examples could reverse.",
     "",
     ...tableHead(["baseline", "subset", "n", "Δ L1", "L1", "Δ SSIM", "SSIM"]),

@@ -7,6 +7,9 @@ export interface PairedDifference {
   hi: number;
 }
 
+/** How `mgie eval` draws its intervals (the report states them). */
+export const BOOTSTRAP = { resamples: 2000, level: 0.95, seed: 0 } as const;
+
 /**
  * The mean per-example difference between two models scored on the same examples, with a
  * percentile-bootstrap interval: examples are resampled with replacement and each keeps both its
@@ -16,11 +19,11 @@ export interface PairedDifference {
 export function pairedBootstrap(a: readonly number[], b: readonly number[], o: { resamples?: number; level?: number; seed?: number } = {}): PairedDifference {
   if (a.length !== b.length) throw new RangeError(`paired scores differ in length: ${a.length} vs ${b.length}`);
   if (a.length === 0) return { mean: NaN, lo: NaN, hi: NaN };
-  const resamples = o.resamples ?? 2000;
-  const level = o.level ?? 0.95;
+  const resamples = o.resamples ?? BOOTSTRAP.resamples;
+  const level = o.level ?? BOOTSTRAP.level;
   const d = a.map((x, i) => x - b[i]);
   const n = d.length;
-  const rng = new Rng(o.seed ?? 0);
+  const rng = new Rng(o.seed ?? BOOTSTRAP.seed);
   const means = new Float64Array(resamples);
   for (let r = 0; r < resamples; r++) {
     let s = 0;
