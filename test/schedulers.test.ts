@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { keepSignificantChanges } from "../src/pipeline/changeThreshold.js";
+import { keepInsideRegion } from "../src/pipeline/region.js";
 import { dualGuidance, guidanceGroups } from "../src/pipeline/guidance.js";
 import { DDIMScheduler } from "../src/schedulers/ddim.js";
 import { EulerAncestralScheduler } from "../src/schedulers/eulerAncestral.js";
@@ -139,5 +140,24 @@ describe("keepSignificantChanges", () => {
   it("changes nothing at threshold 0 and refuses mismatched batches", () => {
     expect(Array.from(keepSignificantChanges(output(), input, 4, 0))).toEqual(Array.from(output()));
     expect(() => keepSignificantChanges(output(), new Float32Array(6), 4, 0.02)).toThrow(RangeError);
+  });
+});
+
+describe("keepInsideRegion", () => {
+  // Two images of two pixels, NCHW; the region's probability per pixel: below the threshold 0.25 (input
+  // kept), halfway up the ramp to 0.5, at twice it, above it (the change kept whole).
+  const input = new Float32Array(12);
+  const output = () => new Float32Array(12).fill(0.5);
+  const region = Float32Array.from([0.1, 0.375, 0.5, 0.9]);
+
+  it("keeps the input outside the region, the whole change inside, and scales linearly between", () => {
+    const got = keepInsideRegion(output(), input, region, 2, 0.25);
+    const want = [0, 0.25, 0, 0.25, 0, 0.25, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5];
+    want.forEach((w, i) => expect(got[i]).toBeCloseTo(w, 6));
+  });
+
+  it("changes nothing at threshold 0 and refuses mismatched batches", () => {
+    expect(Array.from(keepInsideRegion(output(), input, region, 2, 0))).toEqual(Array.from(output()));
+    expect(() => keepInsideRegion(output(), input, region.subarray(0, 2), 2, 0.25)).toThrow(RangeError);
   });
 });

@@ -119,12 +119,12 @@ afterEach(async () => {
 describe("mgie serve API: edits", () => {
   it("runs a multipart edit: 202, status, the PNG at the model's resolution", async () => {
     const { url } = await start();
-    const r = await post(url, form({ instruction: "make it brighter", steps: 2, seed: 3, cfgText: 5, cfgImage: 1.2, changeThreshold: 0.05, scheduler: "ddim" }));
+    const r = await post(url, form({ instruction: "make it brighter", steps: 2, seed: 3, cfgText: 5, cfgImage: 1.2, changeThreshold: 0.05, regionThreshold: 0.4, scheduler: "ddim" }));
     expect(r.status).toBe(202);
     const accepted = (await r.json()) as Job;
     expect(r.headers.get("location")).toBe(`/v1/edits/${accepted.id}`);
     expect(["queued", "running"]).toContain(accepted.status);
-    expect(accepted.params).toEqual({ instruction: "make it brighter", steps: 2, seed: 3, cfgText: 5, cfgImage: 1.2, changeThreshold: 0.05, scheduler: "ddim" });
+    expect(accepted.params).toEqual({ instruction: "make it brighter", steps: 2, seed: 3, cfgText: 5, cfgImage: 1.2, changeThreshold: 0.05, regionThreshold: 0.4, scheduler: "ddim" });
 
     const job = await waitFinished(url, accepted.id);
     expect(job.status).toBe("done");
@@ -146,7 +146,7 @@ describe("mgie serve API: edits", () => {
     expect(plain.status).toBe(202);
     const job = (await plain.json()) as Job;
     const d = editor.manifest.diffusion;
-    expect(job.params).toEqual({ instruction: "add a blue tint", steps: 2, seed: 0, cfgText: d.cfg_text, cfgImage: d.cfg_image, changeThreshold: d.change_threshold, scheduler: "euler-ancestral" });
+    expect(job.params).toEqual({ instruction: "add a blue tint", steps: 2, seed: 0, cfgText: d.cfg_text, cfgImage: d.cfg_image, changeThreshold: d.change_threshold, regionThreshold: d.region_threshold, scheduler: "euler-ancestral" });
     expect((await waitFinished(url, job.id)).status).toBe("done");
 
     const dataUrl = await post(url, { image: `data:image/png;base64,${png.toString("base64")}`, instruction: "add a blue tint", steps: 2 });
@@ -233,6 +233,7 @@ describe("mgie serve API: bad requests are 4xx with a message, never a 500", () 
       [{ instruction: "x", seed: -1 }, "seed", /seed must be a whole number from 0/],
       [{ instruction: "x", cfgText: -0.5 }, "cfgText", /cfgText must be a number from 0 to 100/],
       [{ instruction: "x", cfgImage: 101 }, "cfgImage", /cfgImage must be a number from 0 to 100/],
+      [{ instruction: "x", regionThreshold: 1.5 }, "regionThreshold", /regionThreshold must be a number from 0 to 1/],
       [{ instruction: "x", scheduler: "plms" }, "scheduler", /one of euler-ancestral, ddim/],
       [{ instruction: "x", cfg_text: 3 }, "cfg_text", /unknown field 'cfg_text'/],
     ];
@@ -253,6 +254,19 @@ describe("mgie serve API: bad requests are 4xx with a message, never a 500", () 
     expect([numbers.status, numbers.field, numbers.message]).toEqual([400, "instruction", "instruction must be text"]);
     const badBase64 = await errorOf(await post(url, { instruction: "x", image: "not base64!" }));
     expect([badBase64.status, badBase64.message]).toEqual([400, expect.stringMatching(/not valid base64/)]);
+  });
+
+  it("refuses a region threshold for a model without a region head, and takes 0", async () => {
+    const { region_head: _, ...components } = editor.manifest.components;
+    const manifest = { ...editor.manifest, components, diffusion: { ...editor.manifest.diffusion, region_threshold: 0 } };
+    const { url } = await start({}, { manifest, edit: editor.edit.bind(editor) });
+    const e = await errorOf(await post(url, form({ instruction: "x", regionThreshold: 0.3 })));
+    expect([e.status, e.code, e.message]).toEqual([400, "INVALID_ARGUMENT", expect.stringMatching(/regionThreshold must be 0: this mgie-e2e model has no region head/)]);
+    const models = (await (await fetch(`${url}/v1/models`)).json()) as { models: { regionHead: boolean }[] };
+    expect(models.models[0].regionHead).toBe(false);
+    const ok = await post(url, form({ instruction: "x", regionThreshold: 0, steps: 1 }));
+    expect(ok.status).toBe(202);
+    await waitFinished(url, ((await ok.json()) as Job).id);
   });
 
   it("refuses unsupported (415), corrupt or empty (400) images", async () => {
@@ -377,7 +391,7 @@ describe("mgie serve API: models, health, OpenAPI, auth", () => {
     const models = (await (await fetch(`${url}/v1/models`)).json()) as { models: unknown[]; limits: Record<string, number> };
     const d = editor.manifest.diffusion;
     expect(models.models).toEqual([
-      { name: "mgie-e2e", variant: "mgie-e2e", resolution: 32, defaults: { steps: d.steps, cfgText: d.cfg_text, cfgImage: d.cfg_image, changeThreshold: d.change_threshold, scheduler: "euler-ancestral" } },
+      { name: "mgie-e2e", variant: "mgie-e2e", resolution: 32, regionHead: true, defaults: { steps: d.steps, cfgText: d.cfg_text, cfgImage: d.cfg_image, changeThreshold: d.change_threshold, regionThreshold: d.region_threshold, scheduler: "euler-ancestral" } },
     ]);
     expect(models.limits).toMatchObject({ maxInstructionChars: 1000, maxSteps: 100 });
     expect(await (await fetch(`${url}/healthz`)).json()).toMatchObject({ status: "ok" });
@@ -387,7 +401,7 @@ describe("mgie serve API: models, health, OpenAPI, auth", () => {
     expect(Object.keys(doc.paths)).toEqual(
       expect.arrayContaining(["/v1/edits", "/v1/edits:sync", "/v1/edits/{id}", "/v1/edits/{id}/image", "/v1/edits/{id}/events", "/v1/models", "/healthz"]),
     );
-    expect(Object.keys(doc.components.schemas.EditJsonRequest.properties!)).toEqual(["instruction", "steps", "seed", "cfgText", "cfgImage", "changeThreshold", "scheduler", "image"]);
+    expect(Object.keys(doc.components.schemas.EditJsonRequest.properties!)).toEqual(["instruction", "steps", "seed", "cfgText", "cfgImage", "changeThreshold", "regionThreshold", "scheduler", "image"]);
   });
 
   it("with a token, refuses every API route without it (401) and serves the page's files to anyone", async () => {

@@ -83,7 +83,7 @@ describe.each(VARIANTS)("ONNX export of %s", (variant) => {
       await session.release();
     }
     const expected = variant === "inspix2pix" ? ["vae_encoder", "vae_decoder", "unet", "text_encoder"] : ["vae_encoder", "vae_decoder", "unet", "embed", "lm", "lm_prefill", "lm_step", "edit_head"];
-    if (variant === "mgie-e2e") expected.push("prefix");
+    if (variant === "mgie-e2e") expected.push("prefix", "region_head");
     expect([...seen].sort()).toEqual(expected.sort());
   });
 
@@ -233,6 +233,18 @@ describe("MgieEditor", () => {
     for (let i = 0; i < plain.states.length; i++) expect(Math.abs(cached.states[i] - plain.states[i])).toBeLessThan(1e-4);
   });
 
+  it("keeps the input outside the region head's region", async () => {
+    // At threshold 1 no pixel reaches the region (probabilities are below 1): the input comes back.
+    const res = editor.manifest.resolution;
+    const px = new Rng(5).gaussians(3 * res * res).map((v) => Math.round(255 / (1 + Math.exp(-v))));
+    const input = fromUint8(res, res, Uint8Array.from(px));
+    expect(editor.hasRegionHead).toBe(true);
+    const kept = await editor.edit(input, "make it brighter", { steps: 2, regionThreshold: 1, changeThreshold: 0 });
+    expect(Array.from(kept.image.data)).toEqual(Array.from(input.data));
+    const free = await editor.edit(input, "make it brighter", { steps: 2, regionThreshold: 0, changeThreshold: 0 });
+    expect(Array.from(free.image.data)).not.toEqual(Array.from(input.data));
+  });
+
   it("rejects bad input with a clear error", async () => {
     const bad = async (p: Promise<unknown>, type: Function, message: RegExp) => {
       await expect(p).rejects.toBeInstanceOf(type);
@@ -246,6 +258,9 @@ describe("MgieEditor", () => {
     await bad(editor.edit(image, "ok", { cfgText: Number.NaN }), InvalidArgumentError, /cfgText/);
     await bad(editor.edit(image, "ok", { cfgImage: -1 }), InvalidArgumentError, /cfgImage/);
     await bad(editor.edit(image, "ok", { scheduler: "pndm" as "ddim" }), InvalidArgumentError, /scheduler/);
+    await bad(editor.edit(image, "ok", { regionThreshold: 2 }), InvalidArgumentError, /regionThreshold/);
+    const noRegion = await MgieEditor.load(join(dir, "lgie"), { threads: 1 });
+    await bad(noRegion.edit(image, "ok", { regionThreshold: 0.3 }), InvalidArgumentError, /lgie model has no region head/);
     await bad(editor.edit(Buffer.from("not an image"), "ok"), ImageInputError, /not a readable image/);
     await bad(editor.editBatch([]), InvalidArgumentError, /nothing to edit/);
     const ac = new AbortController();
@@ -267,6 +282,10 @@ describe("MgieEditor", () => {
     await bad(MgieEditor.load(broken), /format "mgie-model-9"/);
     await writeFile(join(broken, "manifest.json"), JSON.stringify({ ...manifest, mllm: { ...manifest.mllm, vision: false } }));
     await bad(MgieEditor.load(broken), /reads image cells, but its MLLM does not see the image/);
+    await writeFile(join(broken, "unet.onnx"), unet);
+    const { region_head: _, ...components } = manifest.components;
+    await writeFile(join(broken, "manifest.json"), JSON.stringify({ ...manifest, components }));
+    await bad(MgieEditor.load(broken), /lists no 'region_head' component, which its diffusion.region_threshold \(0.25\) needs/);
     async function bad(p: Promise<unknown>, message: RegExp) {
       await expect(p).rejects.toBeInstanceOf(ModelDirError);
       await expect(p).rejects.toThrow(message);

@@ -174,11 +174,12 @@ describe("the web page", () => {
   it("reaches every control in a sensible order with Tab, and explains a missing instruction", async () => {
     await page.goto(server.url);
     const order: string[] = [];
-    for (let i = 0; i < 10; i++) {
+    for (let i = 0; i < 11; i++) {
       await page.keyboard.press("Tab");
       order.push(await page.evaluate(() => document.activeElement?.id ?? ""));
     }
-    expect(order).toEqual(["image", "instruction", "cfgText", "cfgImage", "changeThreshold", "steps", "seed", "new-seed", "scheduler", "edit-button"]);
+    // The region slider shows because the test model has a region head.
+    expect(order).toEqual(["image", "instruction", "cfgText", "cfgImage", "changeThreshold", "regionThreshold", "steps", "seed", "new-seed", "scheduler", "edit-button"]);
     await page.keyboard.press("Enter");
     expect(await page.textContent("#error")).toMatch(/Choose an image first/);
     expect(await page.evaluate(() => document.activeElement?.id)).toBe("image");

@@ -19,6 +19,7 @@ interface EditCliOptions {
   cfgText?: number;
   cfgImage?: number;
   changeThreshold?: number;
+  regionThreshold?: number;
   scheduler: (typeof SCHEDULERS)[number];
   expressive?: string;
   temperature: number;
@@ -82,6 +83,7 @@ export function editCommand(): Command {
     .option("--cfg-text <x>", "instruction guidance scale alpha_X (default: the model's, 1)", finiteNumber("--cfg-text"))
     .option("--cfg-image <x>", "image guidance scale alpha_V (default: the model's, 1)", finiteNumber("--cfg-image"))
     .option("--change-threshold <x>", "keep the input where the change is below this, in [0, 1] units (default: the model's, 0.02; 0 keeps every change)", unitNumber("--change-threshold"))
+    .option("--region-threshold <p>", "keep the input where the model's region head gives the edit less than this probability (default: the model's, 0.25 for the shipped one; 0 keeps every change)", unitNumber("--region-threshold"))
     .addOption(new Option("--scheduler <name>", "sampler").choices(SCHEDULERS).default("euler-ancestral"))
     .option("--expressive <text>", "skip the MLLM and use this expressive instruction (debugging)")
     .option("--temperature <t>", "sample the expressive instruction at this temperature (0 = greedy)", finiteNumber("--temperature"), 0)
@@ -97,7 +99,7 @@ export function editCommand(): Command {
       if (!st) throw new InvalidArgumentError(`cannot read '${input}': no such file or folder`);
       const editor = await MgieEditor.load(o.model, { threads: o.threads });
       const options: EditOptions = {
-        steps: o.steps, seed: o.seed, cfgText: o.cfgText, cfgImage: o.cfgImage, changeThreshold: o.changeThreshold, scheduler: o.scheduler,
+        steps: o.steps, seed: o.seed, cfgText: o.cfgText, cfgImage: o.cfgImage, changeThreshold: o.changeThreshold, regionThreshold: o.regionThreshold, scheduler: o.scheduler,
         expressive: o.expressive, temperature: o.temperature, topP: o.topP,
       };
       const single = st.isFile() && !input.endsWith(".jsonl");

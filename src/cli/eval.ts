@@ -21,10 +21,11 @@ export function evalCommand(): Command {
     .option("--seed <n>", "seed of the diffusion noise", wholeNumber("--seed", 0, 2 ** 31), 0)
     .option("--batch-size <n>", "edits per batch", wholeNumber("--batch-size", 1, 64), 8)
     .option("--change-threshold <x>", "keep the input where the change is below this, in [0, 1] units (default: each model's; 0 keeps every change)", unitNumber("--change-threshold"))
+    .option("--region-threshold <p>", "for the models with a region head: keep the input where it gives the edit less than this probability (default: each model's; 0 keeps every change)", unitNumber("--region-threshold"))
     .option("--tradeoff", "also sweep α_V from 1.0 to 2.2 at α_X 7.5: tradeoff.svg, tradeoff.png and a table")
     .option("--tradeoff-limit <n>", "examples of the α_V sweep (at most --limit)", wholeNumber("--tradeoff-limit", 1, 1_000_000), 60)
     .requiredOption("--out <dir>", "folder for report.md, results.json, gallery.png and the trade-off chart")
-    .action(async (o: { model: string; baseline?: string[]; split: Split; limit: number; quick?: boolean; steps?: number; seed: number; batchSize: number; changeThreshold?: number; tradeoff?: boolean; tradeoffLimit: number; out: string }) => {
+    .action(async (o: { model: string; baseline?: string[]; split: Split; limit: number; quick?: boolean; steps?: number; seed: number; batchSize: number; changeThreshold?: number; regionThreshold?: number; tradeoff?: boolean; tradeoffLimit: number; out: string }) => {
       const limit = o.quick ? QUICK_LIMIT : o.limit;
       const tradeoffLimit = Math.min(o.quick ? QUICK_TRADEOFF_LIMIT : o.tradeoffLimit, limit);
       let bar: ReturnType<typeof progressBar> | null = null;
@@ -37,6 +38,7 @@ export function evalCommand(): Command {
         seed: o.seed,
         batchSize: o.batchSize,
         changeThreshold: o.changeThreshold,
+        regionThreshold: o.regionThreshold,
         tradeoff: o.tradeoff ? { limit: tradeoffLimit } : undefined,
         efficiency: true,
         gallery: true,

@@ -17,6 +17,8 @@ export interface EvalOptions {
   batchSize: number;
   /** Keep the input where the change is below this (default: each model's). */
   changeThreshold?: number;
+  /** Keep the input outside the region head's region below this probability (models with a region head; default: each model's). */
+  regionThreshold?: number;
   /** Sweep α_V over the first `limit` examples (at most the evaluation's); no sweep when absent. */
   tradeoff?: { limit: number };
   /** Time each stage at batch 1 and 8. */
@@ -71,6 +73,7 @@ export interface EvalReport {
   seed: number;
   batchSize: number;
   changeThreshold: number | null;
+  regionThreshold: number | null;
   input: Record<string, SubsetResult>;
   inputOps: Record<string, SubsetResult>;
   models: ModelResult[];
@@ -187,7 +190,7 @@ export async function evaluate(o: EvalOptions): Promise<EvalRun> {
   const gen = await SynthEdit.create({ res: models[0].editor.manifest.resolution });
   const examples: EditExample[] = [];
   for (let i = 0; i < o.limit; i++) examples.push(await gen.example(o.split, i));
-  const settings = { steps: o.steps, seed: o.seed, batchSize: o.batchSize, changeThreshold: o.changeThreshold };
+  const settings = { steps: o.steps, seed: o.seed, batchSize: o.batchSize, changeThreshold: o.changeThreshold, regionThreshold: o.regionThreshold };
   const subsets = groupExamples(examples, subsetsOf);
   const ops = groupExamples(examples, opOf);
   const inputScores = examples.map((ex) => score(ex.input, ex, null));
@@ -214,7 +217,7 @@ export async function evaluate(o: EvalOptions): Promise<EvalRun> {
   const cached = { example: (split: Split, i: number) => (split === o.split && i < examples.length ? Promise.resolve(examples[i]) : gen.example(split, i)) };
   const gallery = o.gallery ? await renderGallery(models, cached, o.split, settings, o.onProgress) : null;
   return {
-    report: { split: o.split, limit: o.limit, steps: o.steps ?? null, seed: o.seed, batchSize: o.batchSize, changeThreshold: o.changeThreshold ?? null, input: aggregate(subsets, inputScores, false), inputOps: aggregate(ops, inputScores, false), models: results, comparisons: compare(subsets, results.map((m) => m.name), perExample), tradeoff, efficiency, gallery: gallery?.rows ?? null },
+    report: { split: o.split, limit: o.limit, steps: o.steps ?? null, seed: o.seed, batchSize: o.batchSize, changeThreshold: o.changeThreshold ?? null, regionThreshold: o.regionThreshold ?? null, input: aggregate(subsets, inputScores, false), inputOps: aggregate(ops, inputScores, false), models: results, comparisons: compare(subsets, results.map((m) => m.name), perExample), tradeoff, efficiency, gallery: gallery?.rows ?? null },
     galleryPng: gallery?.png ?? null,
   };
 }

@@ -16,6 +16,8 @@ export interface EditSettings {
   cfgText?: number;
   cfgImage?: number;
   changeThreshold?: number;
+  /** Applies to the models with a region head only. */
+  regionThreshold?: number;
 }
 
 /** Loads the models, which must share one resolution; a repeated name gets " (2)", " (3)"… */
@@ -47,7 +49,9 @@ export async function editExamples(
   for (let i = 0; i < examples.length; i += s.batchSize) {
     const chunk = examples.slice(i, i + s.batchSize);
     const items = chunk.map((ex) => ({ image: ex.input, instruction: ex.instruction }));
-    out.push(...(await editor.editBatch(items, { steps: s.steps, seed: s.seed + i, cfgText: s.cfgText, cfgImage: s.cfgImage, changeThreshold: s.changeThreshold })));
+    out.push(...(await editor.editBatch(items, { steps: s.steps, seed: s.seed + i, cfgText: s.cfgText, cfgImage: s.cfgImage, changeThreshold: s.changeThreshold,
+      regionThreshold: editor.hasRegionHead ? s.regionThreshold : undefined,
+    })));
     onBatch?.(out.length);
   }
   return out;

@@ -165,7 +165,7 @@ function gallery(r: EvalReport): string[] {
 /** The report as Markdown: the per-subset tables, then each experiment that was run. */
 export function reportMarkdown(r: EvalReport): string {
   const lines = [
-    `# mgie eval: ${r.split} split, first ${r.limit} examples${r.steps ? `, ${r.steps} steps` : ""}${r.changeThreshold !== null ? `, change threshold ${r.changeThreshold}` : ""}, seed ${r.seed}`,
+    `# mgie eval: ${r.split} split, first ${r.limit} examples${r.steps ? `, ${r.steps} steps` : ""}${r.changeThreshold !== null ? `, change threshold ${r.changeThreshold}` : ""}${r.regionThreshold !== null ? `, region threshold ${r.regionThreshold}` : ""}, seed ${r.seed}`,
     "",
     "Metrics against the ground-truth target on [0, 1] pixels. Edit-region L1 is inside the generator's",
     "mask of pixels the edit must change, preservation L1 outside it. ε exact / F1: the derived expressive",

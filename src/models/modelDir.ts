@@ -48,6 +48,8 @@ export const ManifestSchema = z.object({
     residual_decode: z.boolean().default(false),
     /** Keep the input where the decoded change is below this in every channel ([0, 1] units); see keepSignificantChanges. */
     change_threshold: z.number().min(0).max(1).default(0),
+    /** Keep the input outside the region head's region (probability below this); 0 without a region head. See keepInsideRegion. */
+    region_threshold: z.number().min(0).max(1).default(0),
     steps: z.number().int().positive(),
     cfg_text: z.number(),
     cfg_image: z.number(),
@@ -59,11 +61,12 @@ export const ManifestSchema = z.object({
 });
 export type Manifest = z.infer<typeof ManifestSchema>;
 
-/** Components each variant must ship. */
+/** Components each variant must ship, and the region head wherever the manifest uses or lists one. */
 export function requiredComponents(m: Manifest): string[] {
   const base = ["vae_encoder", "vae_decoder", "unet"];
   if (m.variant === "inspix2pix") return [...base, "text_encoder"];
-  return [...base, ...(m.mllm?.vision ? ["prefix"] : []), "embed", "lm", "edit_head"];
+  const region = m.components.region_head || m.diffusion.region_threshold > 0 ? ["region_head"] : [];
+  return [...base, ...(m.mllm?.vision ? ["prefix"] : []), "embed", "lm", "edit_head", ...region];
 }
 
 export class ModelDirError extends MgieError {
@@ -128,10 +131,16 @@ export async function loadModelDir(dir: string): Promise<ModelDir> {
   if (manifest.components.edit_head?.inputs.includes("cells") && !manifest.mllm?.vision) {
     throw new ModelDirError(`${manifestPath}: its edit head reads image cells, but its MLLM does not see the image`);
   }
+  if (manifest.components.region_head && !manifest.components.edit_head?.inputs.includes("cells")) {
+    throw new ModelDirError(`${manifestPath}: it lists a region head, which reads the per-cell rows of an edit head that reads image cells; this one does not`);
+  }
   const files: Record<string, Uint8Array> = {};
   for (const name of requiredComponents(manifest)) {
     const c = manifest.components[name];
-    if (!c) throw new ModelDirError(`${manifestPath} lists no '${name}' component, which a ${manifest.variant} model needs`);
+    if (!c) {
+      const why = name === "region_head" ? `its diffusion.region_threshold (${manifest.diffusion.region_threshold}) needs` : `a ${manifest.variant} model needs`;
+      throw new ModelDirError(`${manifestPath} lists no '${name}' component, which ${why}`);
+    }
     files[name] = await readChecked(dir, c.file, c.bytes, c.sha256, `component '${name}'`);
   }
   const tokBytes = await readChecked(dir, manifest.tokenizer.file, null, manifest.tokenizer.sha256, "tokenizer");

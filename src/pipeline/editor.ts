@@ -15,6 +15,7 @@ import { EulerAncestralScheduler } from "../schedulers/eulerAncestral.js";
 import type { Scheduler } from "../schedulers/scheduler.js";
 import { toEpsilon } from "../schedulers/prediction.js";
 import { keepSignificantChanges } from "./changeThreshold.js";
+import { keepInsideRegion } from "./region.js";
 import { dualGuidance, guidanceGroups } from "./guidance.js";
 
 /** The model shipped in the repository. */
@@ -30,6 +31,8 @@ const OptionsSchema = z.object({
   cfgImage: z.number().finite().min(0).max(100).optional(),
   /** Keep the input where the change is below this in every channel ([0, 1] units); 0 keeps every change. */
   changeThreshold: z.number().finite().min(0).max(1).optional(),
+  /** Keep the input where the region head gives the edit less than this probability (MGIE models with a region head); 0 keeps every change. */
+  regionThreshold: z.number().finite().min(0).max(1).optional(),
   scheduler: z.enum(SCHEDULERS).default("euler-ancestral"),
   temperature: z.number().finite().min(0).max(10).default(0),
   topP: z.number().finite().gt(0).max(1).default(1),
@@ -113,6 +116,11 @@ export class MgieEditor {
     return this.model.manifest;
   }
 
+  /** Whether the model ships a region head (where its edits change the image; see keepInsideRegion). */
+  get hasRegionHead(): boolean {
+    return this.s.region_head !== undefined;
+  }
+
   get tokenizer(): Tokenizer {
     return this.model.tokenizer;
   }
@@ -148,6 +156,11 @@ export class MgieEditor {
     const batchPixels = concatFloat32(...pixels);
 
     const { u, nullU, texts } = await this.condition(pixels, instructions, o, timed);
+    const regionThreshold = this.regionThreshold(o.regionThreshold);
+    const region =
+      regionThreshold > 0
+        ? await timed("edit-head", async () => (await run(this.s.region_head, { context: f32(u, [b, m.condition.length, m.condition.dim]) })).region.data)
+        : null;
 
     const zImg = await timed("vae-encode", async () => (await run(this.s.vae_encoder, { image: f32(batchPixels, [b, 3, res, res]) })).latent.data);
 
@@ -163,12 +176,22 @@ export class MgieEditor {
     );
 
     const changeThreshold = o.changeThreshold ?? m.diffusion.change_threshold;
-    const images = await timed("vae-decode", async () =>
-      splitImages(keepSignificantChanges(await this.decode(z, zImg, batchPixels, b), batchPixels, res * res, changeThreshold), b, res),
-    );
+    const images = await timed("vae-decode", async () => {
+      const out = keepSignificantChanges(await this.decode(z, zImg, batchPixels, b), batchPixels, res * res, changeThreshold);
+      return splitImages(region ? keepInsideRegion(out, batchPixels, region, res * res, regionThreshold) : out, b, res);
+    });
     timings.total = performance.now() - started;
     const per = z.length / b;
     return images.map((image, i) => ({ image, expressiveInstruction: texts[i], timings: { ...timings }, latent: z.slice(i * per, (i + 1) * per) }));
+  }
+
+  /** The region threshold to use: the option, else the manifest's; only a model with a region head has one. */
+  private regionThreshold(option: number | undefined): number {
+    const t = option ?? this.manifest.diffusion.region_threshold;
+    if (t > 0 && !this.hasRegionHead) {
+      throw new InvalidArgumentError(`this ${this.manifest.variant} model has no region head, so regionThreshold must be 0 (an MGIE model exported after its 'region' training stage has one)`);
+    }
+    return t;
   }
 
   /** Centre square crop, resized to the model's resolution, as [1,3,res,res] in [-1,1]. */

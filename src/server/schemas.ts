@@ -29,6 +29,9 @@ export const EditParamsSchema = z.strictObject({
   changeThreshold: numberField("changeThreshold", 0, 1, false)
     .optional()
     .meta({ description: "keep the input where the change is below this in every channel, in [0, 1] units; 0 keeps every change (default: the model's)" }),
+  regionThreshold: numberField("regionThreshold", 0, 1, false)
+    .optional()
+    .meta({ description: "keep the input where the model's region head gives the edit less than this probability; 0 keeps every change; only a model with a region head takes more than 0 (default: the model's)" }),
   scheduler: z
     .enum(SCHEDULERS, { error: (i) => `scheduler must be one of ${SCHEDULERS.join(", ")}, got ${JSON.stringify(i.input)}` })
     .optional()
@@ -44,7 +47,7 @@ export const EditJsonBodySchema = EditParamsSchema.extend({
     .meta({ description: "the image file (PNG, JPEG or WebP) in base64, optionally as a data: URL" }),
 });
 
-const NUMERIC_FIELDS = new Set(["steps", "seed", "cfgText", "cfgImage", "changeThreshold"]);
+const NUMERIC_FIELDS = new Set(["steps", "seed", "cfgText", "cfgImage", "changeThreshold", "regionThreshold"]);
 
 /** Multipart fields are text: numbers are converted, empty fields count as absent. */
 export function fromFormFields(fields: Record<string, string>): Record<string, unknown> {
@@ -110,7 +113,8 @@ export const ModelsResponseSchema = z.object({
       name: z.string(),
       variant: z.string(),
       resolution: z.number().int().meta({ description: "side of the square the input is cropped and resized to, and of the result" }),
-      defaults: z.object({ steps: z.number().int(), cfgText: z.number(), cfgImage: z.number(), changeThreshold: z.number(), scheduler: z.enum(SCHEDULERS) }),
+      regionHead: z.boolean().meta({ description: "whether the model has a region head (where its edits change the image), so that regionThreshold may be above 0" }),
+      defaults: z.object({ steps: z.number().int(), cfgText: z.number(), cfgImage: z.number(), changeThreshold: z.number(), regionThreshold: z.number(), scheduler: z.enum(SCHEDULERS) }),
     }),
   ),
   limits: z.object({

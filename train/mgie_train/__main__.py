@@ -23,13 +23,14 @@ PLAN = {
     "mllm-ins": dict(steps=2400, batch=32, lr=5e-4),
     "lm-ins": dict(steps=600, batch=32, lr=1e-3),
     "editor": dict(steps=2500, batch=32, lr=3e-4),
+    "region": dict(steps=800, batch=64, lr=1e-3),
 }
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python3 -m mgie_train", description=__doc__)
-    ap.add_argument("stage", choices=["tokenizer", "vae", "latents", "vision", "mllm-see", "mllm-ins", "lm-ins", "editor", "all", "eval", "eval-lm", "export", "bench"])
-    ap.add_argument("--variant", choices=stages.VARIANTS + ("mllm-see", "mllm-ins", "lm-ins"), help="which editor (stages editor, eval, export, bench); for eval-lm: mllm-see, mllm-ins or lm-ins")
+    ap.add_argument("stage", choices=["tokenizer", "vae", "latents", "vision", "mllm-see", "mllm-ins", "lm-ins", "editor", "region", "all", "eval", "eval-lm", "export", "bench"])
+    ap.add_argument("--variant", choices=stages.VARIANTS + ("mllm-see", "mllm-ins", "lm-ins"), help="which editor (stages editor, region, eval, export, bench); for eval-lm: mllm-see, mllm-ins or lm-ins")
     ap.add_argument("--config", default="default", choices=sorted(config_mod.CONFIGS))
     ap.add_argument("--data", required=True, help="training dataset folder (mgie data generate --split train)")
     ap.add_argument("--test-data", help="test dataset folder, for the VAE's PSNR and the vision tower's accuracy")
@@ -94,9 +95,10 @@ def main(argv: list[str] | None = None) -> int:
             ok = stages.train_lm(cfg, data, a.run, stage, task, stage != "lm-ins", init, p["steps"], p["batch"], p["lr"], a.seed, a.minutes)
         else:
             if not variant:
-                print("mgie_train: stage 'editor' needs --variant", file=sys.stderr)
+                print(f"mgie_train: stage '{stage}' needs --variant", file=sys.stderr)
                 return False
-            ok = stages.train_editor(cfg, data, a.run, variant, p["steps"], p["batch"], p["lr"], a.seed, a.minutes)
+            train = stages.train_region if stage == "region" else stages.train_editor
+            ok = train(cfg, data, a.run, variant, p["steps"], p["batch"], p["lr"], a.seed, a.minutes)
         print(f"[{stage}{' ' + variant if variant else ''}] {'done' if ok else 'paused'} after {(time.time() - t0) / 60:.1f} min", flush=True)
         return ok
 
@@ -180,6 +182,8 @@ TASKS: dict[str, tuple[str, ...]] = {
     "lm-ins": ("tokenizer",),
     **{f"editor {v}": (stages.LM_INIT[v][0] if v in stages.LM_INIT else "tokenizer", "latents")
        for v in ("mgie-e2e", "mgie-ft", "mgie-fz", "lgie", "inspix2pix")},
+    # The shipped model's region head (the region stage trains any seeing editor's when asked).
+    "region mgie-e2e": ("editor mgie-e2e",),
 }
 
 

@@ -44,6 +44,14 @@ class EditHeadConfig:
 
 
 @dataclass(frozen=True)
+class RegionHeadConfig:
+    """Where an MGIE edit changes the image, from the edit head's per-cell rows (models/region_head.py)."""
+    dim: int = 64
+    heads: int = 4
+    layers: int = 1
+
+
+@dataclass(frozen=True)
 class TextEncoderConfig:
     """The InsPix2Pix baseline's encoder of the raw instruction (no LM)."""
     dim: int = 128
@@ -100,6 +108,10 @@ class DiffusionConfig:
     # on 400 examples is 0.0525 without, 0.0509 at 0.02 and 0.03, 0.0511 at 0.04 (global edits 0.0523,
     # 0.0525, 0.0527, 0.0534): outside a local edit's object the error drops from 0.0090 to 0.0039.
     change_threshold: float = 0.02
+    # Keep the input outside the edit's region (a model with a region head only): where the region
+    # head's upsampled probability is below this the input is kept, from twice this the edit is kept
+    # whole, linear between (diffusion.keep_inside_region). 0 keeps every change.
+    region_threshold: float = 0.25
 
 
 @dataclass(frozen=True)
@@ -108,6 +120,7 @@ class Config:
     vae: VAEConfig = field(default_factory=VAEConfig)
     mllm: MLLMConfig = field(default_factory=MLLMConfig)
     edit_head: EditHeadConfig = field(default_factory=EditHeadConfig)
+    region_head: RegionHeadConfig = field(default_factory=RegionHeadConfig)
     text_encoder: TextEncoderConfig = field(default_factory=TextEncoderConfig)
     unet: UNetConfig = field(default_factory=UNetConfig)
     diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
@@ -136,6 +149,7 @@ def tiny() -> Config:
         vae=VAEConfig(channels=(8, 16)),
         mllm=MLLMConfig(patch=8, pool=1, vision_dim=32, vision_layers=1, dim=32, layers=2, heads=2, max_len=128, merges=64, num_img_tokens=4, max_new_tokens=32),
         edit_head=EditHeadConfig(dim=32, heads=2, encoder_layers=1, decoder_layers=1, queries=4, context_dim=32),
+        region_head=RegionHeadConfig(dim=16, heads=2, layers=1),
         text_encoder=TextEncoderConfig(dim=32, layers=1, heads=2),
         unet=UNetConfig(channels=(16, 32), attention=(False, True), res_blocks=1, heads=2, time_dim=32, cell_map_channels=4),
         diffusion=DiffusionConfig(sample_steps=4),
@@ -160,6 +174,7 @@ def from_json(d: dict) -> Config:
         vae=VAEConfig(**tup(d["vae"])),
         mllm=MLLMConfig(**d["mllm"]),
         edit_head=EditHeadConfig(**d["edit_head"]),
+        region_head=RegionHeadConfig(**d.get("region_head", {})),
         text_encoder=TextEncoderConfig(**d["text_encoder"]),
         unet=UNetConfig(**tup(d["unet"])),
         diffusion=DiffusionConfig(**d["diffusion"]),

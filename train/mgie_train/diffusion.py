@@ -135,18 +135,21 @@ def sample_euler_ancestral(unet: Denoiser, sched: Schedule, image_latent: torch.
 
 
 def decode_edit(decode: Callable[[torch.Tensor], torch.Tensor], z_edit: torch.Tensor, z_image: torch.Tensor,
-                image: torch.Tensor, residual: bool, change_threshold: float = 0.0) -> torch.Tensor:
+                image: torch.Tensor, residual: bool, change_threshold: float = 0.0, region: torch.Tensor | None = None,
+                region_threshold: float = 0.0) -> torch.Tensor:
     """Pixels of the edited latent in [-1, 1]; with `residual`, input + D(z_edit) - D(z_image), which
     cancels the VAE's reconstruction error where the edit leaves the latent alone. `decode` is the
     exported decoder (its output clamped to [-1, 1]), as the TypeScript pipeline runs it. Then
-    `keep_significant_changes` with `change_threshold`."""
+    `keep_significant_changes` with `change_threshold` and, given the region head's `region`,
+    `keep_inside_region` with `region_threshold`."""
     if not residual:
         out = decode(z_edit).clamp(-1, 1)
     else:
         both = decode(torch.cat([z_edit, z_image]))
         edited, rec = both.chunk(2)
         out = (image + edited - rec).clamp(-1, 1)
-    return keep_significant_changes(out, image, change_threshold)
+    out = keep_significant_changes(out, image, change_threshold)
+    return out if region is None else keep_inside_region(out, image, region, region_threshold)
 
 
 def keep_significant_changes(out: torch.Tensor, image: torch.Tensor, threshold: float) -> torch.Tensor:
@@ -160,6 +163,15 @@ def keep_significant_changes(out: torch.Tensor, image: torch.Tensor, threshold: 
     m = change.abs().amax(dim=1, keepdim=True) / 2  # [-1, 1] pixels -> [0, 1] units
     gain = ((m - threshold) / threshold).clamp(0, 1)
     return image + gain * change
+
+
+def keep_inside_region(out: torch.Tensor, image: torch.Tensor, region: torch.Tensor, threshold: float) -> torch.Tensor:
+    """Keeps the input outside the edit's region: `region` [B,1,H,W] is the region head's probability
+    per pixel; below `threshold` the input is kept, from twice that the edit is kept whole, linear between."""
+    if threshold <= 0:
+        return out
+    gain = ((region - threshold) / threshold).clamp(0, 1)
+    return image + gain * (out - image)
 
 
 def ddim_timesteps(sched: Schedule, steps: int) -> torch.Tensor:

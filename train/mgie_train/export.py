@@ -12,6 +12,7 @@
   embed.onnx           token ids [B,T] -> embeddings [B,T,dim]
   lm.onnx              embeddings [B,T,dim], past k/v [layers,B,heads,P,hd] -> logits, hidden, present k/v
   edit_head.onnx       [IMG] hidden states [B,N,dim] (+ MGIE: the prefix's image cells [B,P,dim]) -> U [B,L,d]
+  region_head.onnx     U [B,L,d] -> the edit's region [B,1,H,W] (MGIE with a trained region head only)
   InsPix2Pix:
   text_encoder.onnx    token ids [B,T], mask [B,T] -> U [B,L,d]
 
@@ -34,6 +35,7 @@ from . import stages
 from .flops import count as count_flops
 from .config import Config
 from .models.edit_head import EditHeadExport
+from .models.region_head import RegionHeadExport
 from .models.vae import VAEDecode, VAEEncode
 
 OPSET = 14
@@ -126,7 +128,7 @@ def _pipeline_fixture(cfg: Config, run_dir: str, variant: str, pdir: str, g: tor
     from .pipeline import ReferenceEditor
 
     ed = ReferenceEditor(cfg, run_dir, variant)
-    round_weights_fp16(ed.vae, *ed.models.values())
+    round_weights_fp16(ed.vae, *ed.models.values(), *([ed.region] if ed.region is not None else []))
     res, steps, cfg_text, cfg_image = cfg.res, 4, 3.0, 1.5
     pixels = torch.randint(0, 256, (res, res, 3), generator=g, dtype=torch.uint8)
     image = (pixels.float() / 127.5 - 1.0).permute(2, 0, 1).unsqueeze(0)
@@ -138,8 +140,9 @@ def _pipeline_fixture(cfg: Config, run_dir: str, variant: str, pdir: str, g: tor
         step_noise = [torch.randn(z_img.shape, generator=g) for _ in range(steps)]
         ddim = sample_ddim(ed.models["unet"], ed.sched, z_img, u, null, steps, cfg_text, cfg_image, noise)
         euler = sample_euler_ancestral(ed.models["unet"], ed.sched, z_img, u, null, steps, cfg_text, cfg_image, noise, step_noise)
+        region = None if ed.region is None else ed.region(u)
         euler_pixels = decode_edit(VAEDecode(ed.vae, ed.scale), euler, z_img, image, cfg.diffusion.residual_decode,
-                                   cfg.diffusion.change_threshold)
+                                   cfg.diffusion.change_threshold, region, cfg.diffusion.region_threshold)
     np.save(os.path.join(pdir, "pipeline.pixels.npy"), pixels.numpy())
     np.save(os.path.join(pdir, "pipeline.noise.npy"), noise.numpy())
     np.save(os.path.join(pdir, "pipeline.step_noise.npy"), torch.stack(step_noise).numpy())
@@ -234,6 +237,13 @@ def export(cfg: Config, run_dir: str, variant: str, out: str, parity: bool = Fal
         head_in = (torch.randn(2, mc.num_img_tokens, mc.dim, generator=g),) + ((torch.randn(2, cells, mc.dim, generator=g),) if cells else ())
         head_names = ["img_hidden", "cells"][: len(head_in)]
         component("edit_head", head, head_in, head_names, ["context"], {**{k: {0: "batch"} for k in head_names}, "context": {0: "batch"}})
+        region = stages.load_region_head(cfg, run_dir, variant) if variant in stages.SEEING else None
+        if region is not None:
+            round_weights_fp16(region)
+            region_export = RegionHeadExport(region, res)
+            u_in = (torch.randn(2, L, ctx, generator=g),)
+            component("region_head", region_export, u_in, ["context"], ["region"], {"context": {0: "batch"}, "region": {0: "batch"}})
+            flops["region_head"] = count_flops(region_export, u_in[0][:1])
         if mllm.vision is not None:
             flops["prefix"] = count_flops(Prefix(mllm), img[:1])
         typical = mllm.num_prefix + 24  # prefix + a typical prompt: the cache one decoded token attends to
@@ -267,7 +277,8 @@ def export(cfg: Config, run_dir: str, variant: str, out: str, parity: bool = Fal
         "condition": {"length": L, "dim": ctx},
         "diffusion": {"train_steps": d.train_steps, "beta_schedule": "scaled_linear", "beta_start": d.beta_start, "beta_end": d.beta_end,
                       "prediction": d.prediction, "residual": d.residual, "residual_decode": d.residual_decode,
-                      "change_threshold": d.change_threshold, "steps": d.sample_steps,
+                      "change_threshold": d.change_threshold, "region_threshold": d.region_threshold if "region_head" in files else 0.0,
+                      "steps": d.sample_steps,
                       "cfg_text": d.cfg_text, "cfg_image": d.cfg_image},
         "components": files,
         "flops": flops,

@@ -8,6 +8,7 @@ from . import stages
 from .config import Config
 from .diffusion import Schedule, decode_edit, sample_ddim, sample_euler_ancestral
 from .models.mllm import build_batch, generate, img_hidden
+from .models.region_head import RegionHeadExport
 from .models.vae import VAEDecode
 
 
@@ -17,6 +18,9 @@ class ReferenceEditor:
         self.variant = variant
         self.vae, self.scale = stages.load_vae(cfg, run_dir)
         self.models, self.tok = stages.load_editor(cfg, run_dir, variant)
+        head = stages.load_region_head(cfg, run_dir, variant) if variant in stages.SEEING else None
+        # The exported form: U -> the region at the image resolution, as the TypeScript pipeline reads it.
+        self.region = None if head is None else RegionHeadExport(head, cfg.res)
         self.sched = Schedule(cfg.diffusion)
 
     @torch.no_grad()
@@ -54,7 +58,9 @@ class ReferenceEditor:
     @torch.no_grad()
     def edit(self, images: torch.Tensor, instructions: list[str], steps: int | None = None, cfg_text: float | None = None,
              cfg_image: float | None = None, scheduler: str = "euler-ancestral", seed: int = 0,
-             expressive: list[str] | None = None) -> tuple[torch.Tensor, list[str]]:
+             expressive: list[str] | None = None, region_threshold: float | None = None) -> tuple[torch.Tensor, list[str]]:
+        """Edited images in [-1, 1] and the expressive instructions. `region_threshold` (default: the
+        config's when the editor has a region head, else 0) keeps the input outside the edit's region."""
         d = self.cfg.diffusion
         steps = steps or d.sample_steps
         cfg_text = d.cfg_text if cfg_text is None else cfg_text
@@ -69,4 +75,10 @@ class ReferenceEditor:
         else:
             step_noise = [torch.randn(z_img.shape, generator=g) for _ in range(steps)]
             z = sample_euler_ancestral(unet, self.sched, z_img, u, null, steps, cfg_text, cfg_image, noise, step_noise)
-        return decode_edit(VAEDecode(self.vae, self.scale), z, z_img, images, d.residual_decode, d.change_threshold), texts
+        region = None if self.region is None else self.region(u)
+        if region_threshold is None:
+            region_threshold = d.region_threshold if self.region is not None else 0.0
+        elif region_threshold > 0 and self.region is None:
+            raise ValueError(f"{self.variant} has no region head (run the 'region' stage): region_threshold must be 0")
+        return decode_edit(VAEDecode(self.vae, self.scale), z, z_img, images, d.residual_decode, d.change_threshold,
+                           region, region_threshold), texts

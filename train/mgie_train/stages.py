@@ -9,6 +9,7 @@
              learning beside it how many objects share each one's colour and shape
   lm-ins     the LGIE baseline's text-only LM, trained on L_ins from scratch
   editor     one editing model: inspix2pix | lgie | mgie-fz | mgie-ft | mgie-e2e
+  region     an MGIE editor's region head (where its edits change the image), the editor frozen
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from .diffusion import Schedule, drop_conditions
 from .models.edit_head import EditHead, TextEncoder
 from .models.mllm import MLLM, VisionEncoder, build_batch, img_hidden, instruction_loss
 from .models.object_head import ObjectHead
+from .models.region_head import RegionHead
 from .models.shared_looks_head import SharedLooksHead
 from .models.unet import UNet
 from .models.vae import VAE
@@ -36,6 +38,8 @@ from .train_loop import batch_indices, run, step_generator
 
 # Slowest to train first, so that `all` (editors run in parallel) ends on the quickest.
 VARIANTS = ("mgie-e2e", "lgie", "mgie-ft", "mgie-fz", "inspix2pix")
+# The editors whose MLLM sees the image: their edit head has per-cell rows, which a region head reads.
+SEEING = ("mgie-e2e", "mgie-ft", "mgie-fz")
 
 
 def paths(run_dir: str) -> dict[str, str]:
@@ -44,6 +48,7 @@ def paths(run_dir: str) -> dict[str, str]:
         "tokenizer": p("tokenizer.json"), "vae": p("vae.npz"), "vae_info": p("vae.json"), "latents": p("latents.npz"),
         "vision": p("vision.npz"), "mllm-see": p("mllm-see.npz"), "mllm-ins": p("mllm-ins.npz"), "lm-ins": p("lm-ins.npz"),
         **{f"editor-{v}": p(f"editor-{v}.npz") for v in VARIANTS},
+        **{f"region-{v}": p(f"region-{v}.npz") for v in SEEING},
     }
 
 
@@ -437,4 +442,49 @@ def train_editor(cfg: Config, data: SynthEditData, run_dir: str, variant: str, s
         return logs
 
     return run(f"editor-{variant}", steps, step, saved_modules(models, variant), opt, p[f"editor-{variant}"], minutes=minutes,
+               meta={"seed": seed, "variant": variant})
+
+
+# ---------------------------------------------------------------- region head
+
+def region_head(cfg: Config, variant: str) -> RegionHead:
+    if variant not in SEEING:
+        raise ValueError(f"only an MGIE editor whose MLLM sees the image ({', '.join(SEEING)}) has a region head, not {variant!r}")
+    return RegionHead(cfg.region_head, cfg.edit_head.context_dim, cfg.image_grid)
+
+
+def load_region_head(cfg: Config, run_dir: str, variant: str) -> RegionHead | None:
+    """The variant's trained region head, or None when the `region` stage has not been run for it."""
+    path = paths(run_dir).get(f"region-{variant}")
+    if path is None or not os.path.isfile(path):
+        return None
+    head = region_head(cfg, variant)
+    checkpoint.load(path, {"region_head": head}, restore_rng=False)
+    head.eval()
+    for q in head.parameters():
+        q.requires_grad_(False)
+    return head
+
+
+def train_region(cfg: Config, data: SynthEditData, run_dir: str, variant: str, steps: int, batch: int, lr: float, seed: int,
+                 minutes: float | None) -> bool:
+    """The region head on the frozen, trained editor's U (teacher-forced, as the editor was trained)."""
+    head = region_head(cfg, variant)
+    if not os.path.isfile(paths(run_dir)[f"editor-{variant}"]):
+        raise FileNotFoundError(f"no {variant} editor at {paths(run_dir)[f'editor-{variant}']}: run 'editor --variant {variant}' first")
+    models, tok = load_editor(cfg, run_dir, variant)
+    opt = adamw(head.parameters(), lr)
+
+    def step(i: int) -> dict[str, float]:
+        warmup(opt, i, lr, total=steps)
+        idx = batch_indices(i, batch, len(data), seed)
+        with torch.no_grad():
+            u, _, _ = condition(cfg, variant, tok, models, data, idx, lm_trainable=False)
+        loss, acc = head.loss(u, data.masks(idx))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return {"loss": loss.item(), "cell_acc": acc}
+
+    return run(f"region-{variant}", steps, step, {"region_head": head}, opt, paths(run_dir)[f"region-{variant}"], minutes=minutes,
                meta={"seed": seed, "variant": variant})

@@ -74,7 +74,7 @@ $("token-form").addEventListener("submit", (e) => {
 
 /* ---------- model and settings ---------- */
 
-for (const id of ["cfgText", "cfgImage", "changeThreshold", "steps"]) {
+for (const id of ["cfgText", "cfgImage", "changeThreshold", "regionThreshold", "steps"]) {
   const input = $(id);
   const output = $(`${id}-value`);
   const update = () => (output.textContent = input.value);
@@ -96,6 +96,9 @@ async function loadModel() {
     setSlider("cfgText", m.defaults.cfgText);
     setSlider("cfgImage", m.defaults.cfgImage);
     setSlider("changeThreshold", m.defaults.changeThreshold);
+    // Only a model with a region head knows where its edit goes.
+    $("regionThreshold-slider").hidden = !m.regionHead;
+    if (m.regionHead) setSlider("regionThreshold", m.defaults.regionThreshold);
     setSlider("steps", m.defaults.steps);
     $("scheduler").value = m.defaults.scheduler;
   } catch (err) {
@@ -234,6 +237,7 @@ async function edit() {
       cfgText: $("cfgText").value,
       cfgImage: $("cfgImage").value,
       changeThreshold: $("changeThreshold").value,
+      ...($("regionThreshold-slider").hidden ? {} : { regionThreshold: $("regionThreshold").value }),
       seed: $("seed").value,
       scheduler: $("scheduler").value,
     };
