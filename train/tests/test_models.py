@@ -11,12 +11,13 @@ import numpy as np
 import torch
 
 from mgie_train import checkpoint, config, stages
-from mgie_train.diffusion import (Schedule, decode_edit, dual_guidance, euler_ancestral_timesteps, guided_eps, keep_significant_changes,
-                                  sample_ddim)
+from mgie_train.diffusion import (Schedule, decode_edit, dual_guidance, euler_ancestral_timesteps, guided_eps, keep_inside_region,
+                                  keep_significant_changes, sample_ddim)
 from mgie_train.data import DataFormatError, SynthEditData, object_grid, shared_looks_grid
 from mgie_train.models.edit_head import EditHead
 from mgie_train.models.mllm import MLLM, build_batch, generate, img_hidden
 from mgie_train.models.object_head import ObjectHead
+from mgie_train.models.region_head import RegionHead, RegionHeadExport, cell_labels
 from mgie_train.models.shared_looks_head import SharedLooksHead
 from mgie_train.models.unet import UNet
 from mgie_train.models.vae import VAE
@@ -112,6 +113,58 @@ class EditHeadTest(unittest.TestCase):
             self.assertEqual(models["unet"].grid, grid, variant)
             null = stages.null_condition(models["mllm"], models["edit_head"])
             self.assertEqual(tuple(null.shape), (1, models["edit_head"].length, CFG.edit_head.context_dim))
+
+
+class RegionHeadTest(unittest.TestCase):
+    def test_a_cell_is_in_the_region_when_any_of_its_pixels_may_change(self):
+        masks = torch.zeros(2, 8, 8)
+        masks[0, 0, 3] = 1  # one pixel of the top-left cell of a 2 x 2 grid
+        masks[0, 7, 7] = 1
+        masks[1] = 1  # a global edit
+        torch.testing.assert_close(cell_labels(masks, 2), torch.tensor([[1.0, 0, 0, 1], [1, 1, 1, 1]]))
+
+    def test_the_head_reads_the_per_cell_rows_and_learns_the_region(self):
+        torch.manual_seed(0)
+        g, ctx = CFG.image_grid, CFG.edit_head.context_dim
+        head = RegionHead(CFG.region_head, ctx, g)
+        # Cells whose row says "changes" (a + feature) are in the region; the learned queries' rows are noise.
+        u = torch.randn(16, CFG.edit_head.queries + g * g, ctx)
+        on = torch.rand(16, g * g) < 0.3
+        u[:, CFG.edit_head.queries :, 0] = on.float() * 4 - 2
+        masks = on.float().reshape(16, 1, g, 1, g).expand(16, CFG.res // g, g, CFG.res // g, g)
+        masks = masks.permute(0, 2, 1, 4, 3).reshape(16, CFG.res, CFG.res)
+        torch.testing.assert_close(cell_labels(masks, g), on.float())
+        opt = torch.optim.Adam(head.parameters(), 1e-2)
+        first = None
+        for _ in range(60):
+            loss, acc = head.loss(u, masks)
+            first = first if first is not None else loss.item()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        self.assertLess(loss.item(), first * 0.2)
+        self.assertGreater(acc, 0.97)
+        region = RegionHeadExport(head.eval(), CFG.res)(u)
+        self.assertEqual(tuple(region.shape), (16, 1, CFG.res, CFG.res))
+        self.assertGreaterEqual(float(region.min()), 0.0)
+        self.assertLessEqual(float(region.max()), 1.0)
+
+    def test_only_a_seeing_editor_has_one(self):
+        with self.assertRaises(ValueError):
+            stages.region_head(CFG, "lgie")
+        with self.assertRaises(ValueError):
+            RegionHead(CFG.region_head, CFG.edit_head.context_dim, 0)
+
+    def test_the_input_is_kept_outside_the_region(self):
+        image = torch.zeros(1, 3, 1, 4)
+        out = torch.full((1, 3, 1, 4), 0.5)
+        region = torch.tensor([[[[0.1, 0.375, 0.5, 0.9]]]])  # below the threshold, halfway up the ramp, at twice it, above
+        kept = keep_inside_region(out, image, region, 0.25)
+        torch.testing.assert_close(kept, torch.tensor([0.0, 0.25, 0.5, 0.5]).expand(1, 3, 1, 4))
+        torch.testing.assert_close(keep_inside_region(out, image, region, 0.0), out)
+        decode = lambda lat: lat[:, :3].repeat(1, 1, 1, 1)  # noqa: E731
+        z = torch.full((1, 4, 1, 4), 0.5)
+        torch.testing.assert_close(decode_edit(decode, z, torch.zeros_like(z), image, False, 0.0, region, 0.25), kept)
 
 
 class ObjectHeadTest(unittest.TestCase):
@@ -432,6 +485,7 @@ class CommittedCheckpointsTest(unittest.TestCase):
             "mllm-ins": stages.lm_modules(cfg, tok, "ins", vision=True),
             "lm-ins": stages.lm_modules(cfg, tok, "ins", vision=False),
             **{f"editor-{v}": stages.saved_modules(stages.editor_models(cfg, v, tok), v) for v in stages.VARIANTS},
+            **{f"region-{v}": {"region_head": stages.region_head(cfg, v)} for v in stages.SEEING},
         }
         found = []
         for name, path in stages.paths(self.RUN).items():
