@@ -49,9 +49,8 @@ export async function editExamples(
   for (let i = 0; i < examples.length; i += s.batchSize) {
     const chunk = examples.slice(i, i + s.batchSize);
     const items = chunk.map((ex) => ({ image: ex.input, instruction: ex.instruction }));
-    out.push(...(await editor.editBatch(items, { steps: s.steps, seed: s.seed + i, cfgText: s.cfgText, cfgImage: s.cfgImage, changeThreshold: s.changeThreshold,
-      regionThreshold: editor.hasRegionHead ? s.regionThreshold : undefined,
-    })));
+    const regionThreshold = editor.hasRegionHead ? s.regionThreshold : undefined;
+    out.push(...(await editor.editBatch(items, { steps: s.steps, seed: s.seed + i, cfgText: s.cfgText, cfgImage: s.cfgImage, changeThreshold: s.changeThreshold, regionThreshold })));
     onBatch?.(out.length);
   }
   return out;

@@ -135,6 +135,7 @@ export class MgieEditor {
     const o = validate(options);
     const m = this.manifest;
     const instructions = items.map((it) => checkInstruction(it.instruction));
+    const regionThreshold = this.regionThreshold(o.regionThreshold);
     const timings: Record<string, number> = {};
     const progress = options.onProgress ?? (() => {});
     const checkAbort = () => {
@@ -156,7 +157,6 @@ export class MgieEditor {
     const batchPixels = concatFloat32(...pixels);
 
     const { u, nullU, texts } = await this.condition(pixels, instructions, o, timed);
-    const regionThreshold = this.regionThreshold(o.regionThreshold);
     const region =
       regionThreshold > 0
         ? await timed("edit-head", async () => (await run(this.s.region_head, { context: f32(u, [b, m.condition.length, m.condition.dim]) })).region.data)
