@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Trains every model from scratch and exports them to models/ (about 2 h 50 min on two CPU cores).
+# Trains every model from scratch and exports them to models/ (about 2 h 45 min on two CPU cores).
 # Each stage checkpoints to train/runs/default and resumes: run this again after an interruption.
 #   MINUTES=60 scripts/train.sh   stops (resumably) once a stage has run that long
 set -euo pipefail

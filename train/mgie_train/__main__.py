@@ -13,7 +13,7 @@ from . import config as config_mod
 from . import stages
 from .data import DataFormatError, SynthEditData
 
-# Steps and batch sizes of each stage for the default config (about 2 h 50 min on two CPU cores; the
+# Steps and batch sizes of each stage for the default config (about 2 h 45 min on two CPU cores; the
 # editors train 2,500 steps: at 1,500, under one epoch, every editor was still learning, most on
 # Photoshop-style edits; see the README).
 PLAN = {
