@@ -15,7 +15,7 @@ import { EulerAncestralScheduler } from "../schedulers/eulerAncestral.js";
 import type { Scheduler } from "../schedulers/scheduler.js";
 import { toEpsilon } from "../schedulers/prediction.js";
 import { keepSignificantChanges } from "./changeThreshold.js";
-import { keepInsideRegion } from "./region.js";
+import { keepInsideRegion, regionThresholdFor } from "./region.js";
 import { dualGuidance, guidanceGroups } from "./guidance.js";
 
 /** The model shipped in the repository. */
@@ -135,7 +135,7 @@ export class MgieEditor {
     const o = validate(options);
     const m = this.manifest;
     const instructions = items.map((it) => checkInstruction(it.instruction));
-    const regionThreshold = this.regionThreshold(o.regionThreshold);
+    const regionThreshold = regionThresholdFor(m, o.regionThreshold);
     const timings: Record<string, number> = {};
     const progress = options.onProgress ?? (() => {});
     const checkAbort = () => {
@@ -183,15 +183,6 @@ export class MgieEditor {
     timings.total = performance.now() - started;
     const per = z.length / b;
     return images.map((image, i) => ({ image, expressiveInstruction: texts[i], timings: { ...timings }, latent: z.slice(i * per, (i + 1) * per) }));
-  }
-
-  /** The region threshold to use: the option, else the manifest's; only a model with a region head has one. */
-  private regionThreshold(option: number | undefined): number {
-    const t = option ?? this.manifest.diffusion.region_threshold;
-    if (t > 0 && !this.hasRegionHead) {
-      throw new InvalidArgumentError(`this ${this.manifest.variant} model has no region head, so regionThreshold must be 0 (an MGIE model exported after its 'region' training stage has one)`);
-    }
-    return t;
   }
 
   /** Centre square crop, resized to the model's resolution, as [1,3,res,res] in [-1,1]. */

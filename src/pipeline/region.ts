@@ -1,3 +1,18 @@
+import { InvalidArgumentError } from "../errors.js";
+import type { Manifest } from "../models/modelDir.js";
+
+/**
+ * The region threshold an edit uses: the requested one, else the model's. Above 0 only for a model
+ * with a region head; anything else is refused, by the editor and by the server before it queues.
+ */
+export function regionThresholdFor(manifest: Manifest, requested: number | undefined): number {
+  const t = requested ?? manifest.diffusion.region_threshold;
+  if (t > 0 && !manifest.components.region_head) {
+    throw new InvalidArgumentError(`regionThreshold must be 0: this ${manifest.variant} model has no region head (an MGIE model exported after its 'region' training stage has one)`);
+  }
+  return t;
+}
+
 /**
  * Keeps the input outside the region an MGIE edit is about. `region` holds, per pixel, the region
  * head's probability that the edit changes it (its per-cell probabilities upsampled to the image):

@@ -1,6 +1,7 @@
-import { InvalidArgumentError, MgieError } from "../errors.js";
+import { MgieError } from "../errors.js";
 import { encodeImage, readImage } from "../image/io.js";
 import type { EditProgress, MgieEditor } from "../pipeline/editor.js";
+import { regionThresholdFor } from "../pipeline/region.js";
 import { JobQueue, type Job, type JobQueueOptions } from "./jobQueue.js";
 import type { EditParams, JobView } from "./schemas.js";
 
@@ -41,15 +42,6 @@ export function createEditQueue(editor: Editor, options: JobQueueOptions, log?: 
   }, options);
 }
 
-/** The request's region threshold, refused at once (400) when the model has no region head to apply it. */
-function regionThreshold(params: EditParams, editor: Editor): number {
-  const t = params.regionThreshold ?? editor.manifest.diffusion.region_threshold;
-  if (t > 0 && !editor.manifest.components.region_head) {
-    throw new InvalidArgumentError(`regionThreshold must be 0: this ${editor.manifest.variant} model has no region head`);
-  }
-  return t;
-}
-
 /** The parameters an edit runs with: the request's, and the model's defaults for the rest. */
 export function resolveParams(params: EditParams, editor: Editor): Required<EditParams> {
   const d = editor.manifest.diffusion;
@@ -60,7 +52,8 @@ export function resolveParams(params: EditParams, editor: Editor): Required<Edit
     cfgText: params.cfgText ?? d.cfg_text,
     cfgImage: params.cfgImage ?? d.cfg_image,
     changeThreshold: params.changeThreshold ?? d.change_threshold,
-    regionThreshold: regionThreshold(params, editor),
+    // Refused here, before the upload is queued (400), when the model has no region head.
+    regionThreshold: regionThresholdFor(editor.manifest, params.regionThreshold),
     scheduler: params.scheduler ?? "euler-ancestral",
   };
 }
