@@ -137,3 +137,12 @@ def describe(row: dict, band: float) -> str:
 
 
 DESCRIBE_PROMPT = "describe the image"
+
+# Which of models.unet.orientations turns a geometric edit's input into its target (SynthEdit's
+# flips and rotations are exact); every other edit keeps the orientation (index 0).
+ORIENTATION_OF_OP = {"flip-horizontal": 1, "flip-vertical": 2, "rotate-180": 3, "rotate-90": 5, "rotate-270": 6}
+
+
+def orientation_labels(rows: list[dict]) -> torch.Tensor:
+    """[B] index into models.unet.orientations of each example's target orientation."""
+    return torch.tensor([ORIENTATION_OF_OP.get(r["op"], 0) if r["kind"] == "photoshop" else 0 for r in rows])

@@ -24,7 +24,7 @@ from torch.nn import functional as F
 
 from . import checkpoint
 from .config import Config
-from .data import DESCRIBE_PROMPT, SIZES, SynthEditData, describe, object_grid, shared_looks_grid
+from .data import DESCRIBE_PROMPT, SIZES, SynthEditData, describe, object_grid, orientation_labels, shared_looks_grid
 from .diffusion import Schedule, drop_conditions
 from .models.edit_head import EditHead, TextEncoder
 from .models.mllm import MLLM, VisionEncoder, build_batch, img_hidden, instruction_loss
@@ -423,15 +423,21 @@ def train_editor(cfg: Config, data: SynthEditData, run_dir: str, variant: str, s
         z_in = torch.from_numpy(z_in_all[idx].astype(np.float32))
         z_tgt = torch.from_numpy(z_tgt_all[idx].astype(np.float32))
         u, null, l_ins = condition(cfg, variant, tok, models, data, idx, lm_trainable)
+        unet = models["unet"]
+        l_orient = None
+        if unet.orientation is not None:
+            l_orient = F.cross_entropy(unet.orientation_logits(u), orientation_labels([data.rows[j] for j in idx]))
         keep_text, keep_image = drop_conditions(len(idx), cfg.diffusion, g)
         u = torch.where(keep_text[:, None, None], u, null.expand_as(u))
         x0 = sched.diffused(z_tgt, z_in)
         z_in = z_in * keep_image[:, None, None, None].float()
         t = torch.randint(0, cfg.diffusion.train_steps, (len(idx),), generator=g)
         noise = torch.randn(x0.shape, generator=g)
-        pred = models["unet"](torch.cat([sched.add_noise(x0, noise, t), z_in], 1), t.float(), u)
+        pred = unet(torch.cat([sched.add_noise(x0, noise, t), z_in], 1), t.float(), u)
         l_edit = (sched.loss_weight(t) * ((pred - sched.target(x0, noise, t)) ** 2).mean(dim=(1, 2, 3))).mean()
         loss = l_edit if l_ins is None else l_ins + cfg.diffusion.edit_loss_weight * l_edit
+        if l_orient is not None:
+            loss = loss + cfg.diffusion.orientation_loss_weight * l_orient
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -439,6 +445,8 @@ def train_editor(cfg: Config, data: SynthEditData, run_dir: str, variant: str, s
         logs = {"loss": loss.item(), "l_edit": l_edit.item()}
         if l_ins is not None:
             logs["l_ins"] = l_ins.item()
+        if l_orient is not None:
+            logs["l_orient"] = l_orient.item()
         return logs
 
     return run(f"editor-{variant}", steps, step, saved_modules(models, variant), opt, p[f"editor-{variant}"], minutes=minutes,

@@ -13,13 +13,13 @@ import torch
 from mgie_train import checkpoint, config, stages
 from mgie_train.diffusion import (Schedule, decode_edit, dual_guidance, euler_ancestral_timesteps, guided_eps, keep_inside_region,
                                   keep_significant_changes, sample_ddim)
-from mgie_train.data import DataFormatError, SynthEditData, object_grid, shared_looks_grid
+from mgie_train.data import DataFormatError, SynthEditData, object_grid, orientation_labels, shared_looks_grid
 from mgie_train.models.edit_head import EditHead
 from mgie_train.models.mllm import MLLM, build_batch, generate, img_hidden
 from mgie_train.models.object_head import ObjectHead
 from mgie_train.models.region_head import RegionHead, RegionHeadExport, cell_labels
 from mgie_train.models.shared_looks_head import SharedLooksHead
-from mgie_train.models.unet import UNet
+from mgie_train.models.unet import OrientationMix, UNet, orientations
 from mgie_train.models.vae import VAE
 from mgie_train.tokenizer import Tokenizer
 from mgie_train.train_loop import batch_indices, run
@@ -351,6 +351,57 @@ class DiffusionTest(unittest.TestCase):
         self.assertGreater(float((a - b).abs().max()), 1e-4)
         self.assertGreater(float((m - n).abs().max()), 1e-4)
 
+    def test_the_eight_orientations_are_the_symmetries_of_the_square(self):
+        x = torch.randn(2, 3, 5, 5)
+        views = orientations(x)
+        want = [x, x.flip(3), x.flip(2), torch.rot90(x, 2, (2, 3)), x.transpose(2, 3), torch.rot90(x, -1, (2, 3)),
+                torch.rot90(x, 1, (2, 3)), torch.rot90(x.transpose(2, 3), 2, (2, 3))]
+        for got, w in zip(views, want):
+            torch.testing.assert_close(got, w)
+        self.assertEqual(len({tuple(v.flatten().tolist()) for v in views}), 8)
+
+    def test_orientation_mix_weighs_the_views_by_the_softmax_of_its_logits(self):
+        torch.manual_seed(0)
+        mix = OrientationMix(6)
+        z = torch.randn(2, 4, 6, 6)
+        torch.testing.assert_close(mix(z, torch.zeros(2, 8)), torch.stack(orientations(z)).mean(dim=0))
+        flip = torch.tensor([[0.0, 50, 0, 0, 0, 0, 0, 0]]).expand(2, 8)  # all weight on the left-right flip
+        torch.testing.assert_close(mix(z, flip), z.flip(3))
+        with self.assertRaisesRegex(ValueError, "square"):
+            mix(torch.randn(1, 4, 6, 4), torch.zeros(1, 8))
+
+    def test_the_orientation_is_chosen_from_the_learned_query_rows_alone(self):
+        torch.manual_seed(0)
+        side = CFG.image_grid
+        unet = UNet(CFG.unet, 4, 32, grid=side).eval()
+        self.assertTrue(torch.equal(unet.orientation_logits(torch.randn(2, 5 + side * side, 32)), torch.zeros(2, 8)))  # starts even
+        with torch.no_grad():
+            unet.orientation.logits.weight.normal_()
+        queries, cells = torch.randn(2, 5, 32), torch.randn(2, side * side, 32)
+        chosen = unet.orientation_logits(torch.cat([queries, cells], dim=1))
+        torch.testing.assert_close(unet.orientation_logits(torch.cat([queries, cells.flip(1) * 3], dim=1)), chosen)
+        torch.testing.assert_close(chosen, unet.orientation.logits(queries.mean(dim=1)))
+
+    def test_orientation_labels_name_the_view_that_is_the_target(self):
+        x = torch.randn(1, 3, 6, 6)
+        views = orientations(x)
+        targets = {"flip-horizontal": x.flip(3), "flip-vertical": x.flip(2), "rotate-180": torch.rot90(x, 2, (2, 3)),
+                   # SynthEdit's rotate-90 is clockwise as seen on screen (rows run downwards).
+                   "rotate-90": torch.rot90(x, -1, (2, 3)), "rotate-270": torch.rot90(x, 1, (2, 3))}
+        rows = [{"kind": "photoshop", "op": op} for op in targets]
+        for label, want in zip(orientation_labels(rows).tolist(), targets.values()):
+            torch.testing.assert_close(views[label], want)
+        others = [{"kind": "photoshop", "op": "invert"}, {"kind": "local", "op": "move"}, {"kind": "global", "op": "day-to-night"}]
+        self.assertEqual(orientation_labels(others).tolist(), [0, 0, 0])
+
+    def test_orientations_are_a_config_choice_off_by_default(self):
+        plain = UNet(dataclasses.replace(CFG.unet, orientations=False), 4, 32)
+        self.assertIsNone(plain.orientation)
+        self.assertEqual(plain.conv_in.in_channels, 8)
+        self.assertEqual(UNet(CFG.unet, 4, 32).conv_in.in_channels, 12)  # the tiny config has them
+        self.assertFalse(config.default().unet.orientations)
+        self.assertTrue(config.by_name("orientations").unet.orientations)
+
     def test_a_seeing_unet_reads_the_per_cell_rows_as_a_map(self):
         torch.manual_seed(0)
         side = CFG.image_grid
@@ -362,7 +413,7 @@ class DiffusionTest(unittest.TestCase):
         with torch.no_grad():
             a, b = unet(lat, t, ctx), unet(lat, t, moved)
             changed = (unet.cells_as_map(ctx, CFG.latent_res) - unet.cells_as_map(moved, CFG.latent_res)).abs().amax(dim=(0, 1)) > 0
-        self.assertEqual(unet.conv_in.in_channels, 8 + CFG.unet.cell_map_channels)
+        self.assertEqual(unet.conv_in.in_channels, 8 + 4 + CFG.unet.cell_map_channels)
         self.assertGreater(float((a - b).abs().max()), 1e-4)
         # The last row is the bottom-right cell: only its block of the map changes.
         block = CFG.latent_res // side
