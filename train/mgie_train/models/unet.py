@@ -55,7 +55,8 @@ class OrientationMix(nn.Module):
 
     def forward(self, image_latent: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
         """image_latent [B, C, h, h], logits [B, 8] -> [B, C, h, h]."""
-        if image_latent.shape[2] != image_latent.shape[3]:
+        # (Not while tracing for ONNX: there the shapes are fixed and the check would be a constant.)
+        if not torch.jit.is_tracing() and image_latent.shape[2] != image_latent.shape[3]:
             raise ValueError(f"orientations need a square latent, not {image_latent.shape[2]}x{image_latent.shape[3]}")
         w = torch.softmax(logits, dim=-1)
         views = torch.stack(orientations(image_latent), dim=1)
