@@ -71,9 +71,8 @@ class UNetConfig:
     # (MGIE variants only; see UNet).
     cell_map_channels: int = 8
     # The input latent reoriented (flipped, rotated) as the condition chooses joins the input (see
-    # OrientationMix): flips and rotations are otherwise out of a small UNet's reach. Off in the
-    # shipped models; config 'orientations' turns it on (under evaluation, see README).
-    orientations: bool = False
+    # OrientationMix): flips and rotations are otherwise out of a small UNet's reach.
+    orientations: bool = True
 
 
 @dataclass(frozen=True)
@@ -159,20 +158,12 @@ def tiny() -> Config:
         edit_head=EditHeadConfig(dim=32, heads=2, encoder_layers=1, decoder_layers=1, queries=4, context_dim=32),
         region_head=RegionHeadConfig(dim=16, heads=2, layers=1),
         text_encoder=TextEncoderConfig(dim=32, layers=1, heads=2),
-        # With the OrientationMix, so that the smoke run trains and exports it too.
-        unet=UNetConfig(channels=(16, 32), attention=(False, True), res_blocks=1, heads=2, time_dim=32, cell_map_channels=4,
-                        orientations=True),
+        unet=UNetConfig(channels=(16, 32), attention=(False, True), res_blocks=1, heads=2, time_dim=32, cell_map_channels=4),
         diffusion=DiffusionConfig(sample_steps=4),
     )
 
 
-def with_orientations() -> Config:
-    """The default model with the UNet's OrientationMix (flips and rotations as a chosen reorientation)."""
-    cfg = default()
-    return dataclasses.replace(cfg, unet=dataclasses.replace(cfg.unet, orientations=True))
-
-
-CONFIGS = {"default": default, "tiny": tiny, "orientations": with_orientations}
+CONFIGS = {"default": default, "tiny": tiny}
 
 
 def by_name(name: str) -> Config:

@@ -394,13 +394,11 @@ class DiffusionTest(unittest.TestCase):
         others = [{"kind": "photoshop", "op": "invert"}, {"kind": "local", "op": "move"}, {"kind": "global", "op": "day-to-night"}]
         self.assertEqual(orientation_labels(others).tolist(), [0, 0, 0])
 
-    def test_orientations_are_a_config_choice_off_by_default(self):
+    def test_the_unet_can_do_without_orientations(self):
         plain = UNet(dataclasses.replace(CFG.unet, orientations=False), 4, 32)
         self.assertIsNone(plain.orientation)
         self.assertEqual(plain.conv_in.in_channels, 8)
-        self.assertEqual(UNet(CFG.unet, 4, 32).conv_in.in_channels, 12)  # the tiny config has them
-        self.assertFalse(config.default().unet.orientations)
-        self.assertTrue(config.by_name("orientations").unet.orientations)
+        self.assertEqual(UNet(CFG.unet, 4, 32).conv_in.in_channels, 12)
 
     def test_a_seeing_unet_reads_the_per_cell_rows_as_a_map(self):
         torch.manual_seed(0)
