@@ -41,7 +41,7 @@ def orientations(x: torch.Tensor) -> list[torch.Tensor]:
 
 class OrientationMix(nn.Module):
     """The input image's latent in each of its 8 orientations, mixed by weights the condition chooses
-    (a softmax over a projection of U's mean), joins the UNet's input. Convolutions keep content where
+    (a softmax over logits, see UNet.orientation_logits), joins the UNet's input. Convolutions keep content where
     it is, and before this every editor left flips and rotations undone (test L1 0.17-0.22 where the
     unedited input has 0.19-0.28): moving each pixel to its mirrored place was beyond a few attention
     layers at low resolution. Here the orientation is a choice the condition makes, for every editor."""
@@ -131,8 +131,7 @@ class UNet(nn.Module):
 
     def forward(self, latent: torch.Tensor, timestep: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
         """latent [B, 2C, h, w] (noisy (+) image), timestep [B], context U [B, L, d] -> prediction [B, C, h, w]."""
-        pooled = context.mean(dim=1)
-        t = self.time_mlp(sinusoidal(timestep, self.cfg.channels[0])) + self.context_proj(pooled)
+        t = self.time_mlp(sinusoidal(timestep, self.cfg.channels[0])) + self.context_proj(context.mean(dim=1))
         if self.orientation is not None:
             image = latent[:, latent.shape[1] // 2 :]
             latent = torch.cat([latent, self.orientation(image, self.orientation_logits(context))], dim=1)
