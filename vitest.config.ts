@@ -1,8 +1,15 @@
 import { defineConfig } from "vitest/config";
 
+/**
+ * The slow tier: tests that train and export a tiny model in Python, drive Chromium, or run whole
+ * evaluations and CLI processes. `npm run test:unit` (MGIE_TEST_TIER=unit) leaves them out.
+ */
+const SLOW_TESTS = ["test/smoke.test.ts", "test/web.test.ts", "test/eval.test.ts", "test/cli.test.ts", "test/synthedit.test.ts"];
+
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
+    exclude: process.env.MGIE_TEST_TIER === "unit" ? SLOW_TESTS : [],
     testTimeout: 60_000,
     hookTimeout: 120_000,
   },

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Trains every model from scratch and exports them to models/ (about 2 h 45 min on two CPU cores).
+# Trains every model from scratch and exports them to models/ (hours on a CPU: see docs/TRAINING.md).
 # Each stage checkpoints to train/runs/default and resumes: run this again after an interruption.
 #   MINUTES=60 scripts/train.sh   stops (resumably) once a stage has run that long
 set -euo pipefail
@@ -7,8 +7,8 @@ cd "$(dirname "$0")/.."
 PY=${MGIE_PYTHON:-/usr/bin/python3}
 RUN=runs/default  # relative to train/, where the stages run
 DATA=${MGIE_DATA:-data}
-if ! "$PY" -c 'import torch, numpy, onnx' 2>/dev/null; then
-  echo "error: $PY cannot import torch, numpy and onnx, which training needs." >&2
+if ! "$PY" -c 'import torch, numpy, onnx, jsonschema' 2>/dev/null; then
+  echo "error: $PY cannot import torch, numpy, onnx and jsonschema, which training and export need." >&2
   echo "Run scripts/setup-system.sh to install them, or set MGIE_PYTHON to a Python that has them." >&2
   exit 1
 fi

@@ -26,9 +26,12 @@ export class DataFormatError extends MgieError {
   }
 }
 
-/** A parameter given by the user is out of range or malformed. */
+/** A parameter given by the user is out of range or malformed; `field` names it where there is one. */
 export class InvalidArgumentError extends MgieError {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly field?: string,
+  ) {
     super("INVALID_ARGUMENT", message);
     this.name = "InvalidArgumentError";
   }

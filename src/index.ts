@@ -1,20 +1,29 @@
-/** The public API of mgie. */
-export { MgieError, ImageInputError, DataFormatError, InvalidArgumentError } from "./errors.js";
+/**
+ * The public API of mgie: the editing runtime. SynthEdit and datasets are in "mgie/data", the
+ * HTTP server in "mgie/server", the evaluation in "mgie/eval", so that an edit loads none of them.
+ */
+
+export {
+  EDIT_PARAMETERS,
+  type EditParams,
+  MAX_INSTRUCTION_CHARS,
+  type ModelDefaults,
+  type ParamSpec,
+  type ResolvedEditParams,
+  resolveEditParams,
+} from "./core/params.js";
+export { Rng } from "./core/rng.js";
+export { DataFormatError, ImageInputError, InvalidArgumentError, MgieError } from "./errors.js";
+export { DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, encodeImage, type ImageFormat, type ReadImageOptions, readImage, writeImage } from "./image/io.js";
+export { type ImageInput, ImageProcessor } from "./image/processor.js";
 export type { RgbImage } from "./image/raster.js";
-export { createImage, toUint8, fromUint8 } from "./image/raster.js";
-export { readImage, writeImage, encodeImage, DEFAULT_MAX_PIXELS, DEFAULT_MAX_BYTES, type ReadImageOptions, type ImageFormat } from "./image/io.js";
-export { SynthEdit, GENERATOR_VERSION, DEFAULT_RES, type SyntheticEditOptions } from "./data/synthedit.js";
-export { EDIT_KINDS, type EditKind, type EditExample, type GeneratedEdit, type Source, type Background } from "./data/example.js";
-export { SPLITS, TEST_SPLIT_SIZE, exampleSeed, type Split } from "./data/splits.js";
-export { writeDataset, SynthEditDataset, DATASET_FORMAT, type DatasetMeta, type IndexEntry, type StoredExample } from "./data/dataset.js";
-export { PhotoLibrary, DEFAULT_PHOTO_DIR, type Photo, type CropRef } from "./data/photos.js";
-export { contactSheet, pickBalanced, type SheetItem } from "./data/preview.js";
-export { MgieEditor, DEFAULT_MODEL_DIR, SCHEDULERS, MAX_INSTRUCTION_CHARS, type EditOptions, type EditResult, type EditProgress, type ImageInput } from "./pipeline/editor.js";
+export { createImage, fromUint8, toUint8 } from "./image/raster.js";
+export { loadModelDir, type Manifest, type ModelDir, ModelDirError, modelDefaults } from "./models/modelDir.js";
+export { Tokenizer } from "./models/tokenizer.js";
+export { DEFAULT_MODEL_DIR, type EditOptions, type EditProgress, type EditResult, MgieEditor } from "./pipeline/editor.js";
 export { dualGuidance } from "./pipeline/guidance.js";
 export { DDIMScheduler } from "./schedulers/ddim.js";
 export { EulerAncestralScheduler } from "./schedulers/eulerAncestral.js";
+export { type Prediction, toEpsilon } from "./schedulers/prediction.js";
+export { createScheduler, DEFAULT_SCHEDULER, SCHEDULER_NAMES, type SchedulerName } from "./schedulers/registry.js";
 export type { Scheduler } from "./schedulers/scheduler.js";
-export { toEpsilon, type Prediction } from "./schedulers/prediction.js";
-export { Tokenizer } from "./models/tokenizer.js";
-export { loadModelDir, ModelDirError, type Manifest, type ModelDir } from "./models/modelDir.js";
-export { createServer } from "./server/app.js";

@@ -4,11 +4,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
-import { DataFormatError } from "../src/errors.js";
 import { SynthEditDataset, writeDataset } from "../src/data/dataset.js";
 import { npyHeader, parseNpy } from "../src/data/npy.js";
 import { singleThreadSource } from "../src/data/pool.js";
 import { SynthEdit } from "../src/data/synthedit.js";
+import { DataFormatError } from "../src/errors.js";
 import { toUint8 } from "../src/image/raster.js";
 
 const run = promisify(execFile);

@@ -5,14 +5,14 @@ import { fileURLToPath } from "node:url";
 import sharp from "sharp";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { evalCommand } from "../src/cli/eval.js";
+import { Rng } from "../src/core/rng.js";
 import { SynthEdit } from "../src/data/synthedit.js";
-import { evaluate, tokenF1, type EvalReport } from "../src/eval/evaluate.js";
+import { type EvalReport, evaluate, tokenF1 } from "../src/eval/evaluate.js";
 import { GALLERY_PANEL } from "../src/eval/gallery.js";
 import { l1, maskedL1, ssim } from "../src/eval/metrics.js";
 import { loadModels } from "../src/eval/models.js";
 import { REPORT_FILES, reportMarkdown } from "../src/eval/report.js";
 import { pairedBootstrap, verdict } from "../src/eval/significance.js";
-import { Rng } from "../src/data/rng.js";
 import { sweepTradeoff, TRADEOFF_CFG_IMAGES } from "../src/eval/tradeoff.js";
 
 const TINY = fileURLToPath(new URL("./fixtures/tiny-model", import.meta.url));
@@ -51,12 +51,13 @@ describe("mgie eval", () => {
     expect(md).toContain("## Expressive instructions");
     expect(md).not.toContain("## Trade-off");
     // The same model twice: every paired difference is exactly 0, which is no evidence either way.
-    expect(report.comparisons.map((c) => [c.model, c.baseline, c.subset])).toEqual(
-      Object.keys(report.input).map((s) => ["mgie-e2e", "mgie-e2e (2)", s]),
-    );
+    expect(report.comparisons.map((c) => [c.model, c.baseline, c.subset])).toEqual(Object.keys(report.input).map((s) => ["mgie-e2e", "mgie-e2e (2)", s]));
     for (const c of report.comparisons) {
       expect(c.n).toBe(report.input[c.subset].n);
-      expect([c.l1, c.ssim]).toEqual([{ mean: 0, lo: 0, hi: 0 }, { mean: 0, lo: 0, hi: 0 }]);
+      expect([c.l1, c.ssim]).toEqual([
+        { mean: 0, lo: 0, hi: 0 },
+        { mean: 0, lo: 0, hi: 0 },
+      ]);
     }
     // Per operation: the examples split by what the generator did, and the same scores.
     const ops = report.inputOps;
@@ -68,7 +69,9 @@ describe("mgie eval", () => {
     // One variant only: nothing to ablate. With two, one row per model in the paper's order (FT before E2E).
     expect(md).not.toContain("## Ablation");
     const [e2e, ft] = [report.models[0], { ...report.models[1], name: "mgie-ft", variant: "mgie-ft" }];
-    const ablation = reportMarkdown({ ...report, models: [e2e, ft] }).split("## Ablation")[1].split("\n## ")[0];
+    const ablation = reportMarkdown({ ...report, models: [e2e, ft] })
+      .split("## Ablation")[1]
+      .split("\n## ")[0];
     const rows = ablation.split("\n").filter((l) => /^\| mgie-/.test(l));
     expect(rows.map((l) => l.split(" | ")[0])).toEqual(["| mgie-ft", "| mgie-e2e"]);
     expect(rows[1].startsWith(`| mgie-e2e | mgie-e2e | ${e2e.subsets.all.l1.toFixed(4)} | ${e2e.subsets.all.ssim.toFixed(3)} |`)).toBe(true);
@@ -87,7 +90,10 @@ describe("mgie eval", () => {
     expect(d.hi).toBeGreaterThan(d.mean);
     expect(d.hi).toBeLessThan(0);
     expect([verdict(d, true), verdict(d, false)]).toEqual(["better", "worse"]);
-    const same = pairedBootstrap(base.map((x) => x + noise()), base);
+    const same = pairedBootstrap(
+      base.map((x) => x + noise()),
+      base,
+    );
     expect(same.lo).toBeLessThan(0);
     expect(same.hi).toBeGreaterThan(0);
     expect(verdict(same, true)).toBe("within noise");
@@ -126,7 +132,10 @@ describe("mgie eval", () => {
       const [tiny] = await loadModels([TINY]);
       const gen = await SynthEdit.create({ res: 32 });
       const examples = await Promise.all([0, 1].map((i) => gen.example("test", i)));
-      const edited = await tiny.editor.editBatch(examples.map((ex) => ({ image: ex.input, instruction: ex.instruction })), { steps: SETTINGS.steps, seed: SETTINGS.seed, cfgText: 7.5, cfgImage: 1.4 });
+      const edited = await tiny.editor.editBatch(
+        examples.map((ex) => ({ image: ex.input, instruction: ex.instruction })),
+        { steps: SETTINGS.steps, seed: SETTINGS.seed, cfgText: 7.5, cfgImage: 1.4 },
+      );
       const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
       const point = points.find((p) => p.cfgImage === 1.4)!;
       expect(point.editRegionL1).toBeCloseTo(mean(edited.map((r, i) => maskedL1(r.image, examples[i].target, examples[i].mask).inside)), 6);
@@ -138,7 +147,8 @@ describe("mgie eval", () => {
     it("writes the trade-off chart as a well-formed SVG with axes, legend and α_V labels, and its PNG", async () => {
       const svg = await readFile(join(out, REPORT_FILES.tradeoffSvg), "utf8");
       expect(svg).toMatch(/^<svg[\s\S]*<\/svg>$/);
-      for (const text of ["edit-region L1 to the target", "SSIM to the input", "model", "mgie-e2e", ...TRADEOFF_CFG_IMAGES.map((a) => `>${a.toFixed(1)}<`)]) expect(svg).toContain(text);
+      for (const text of ["edit-region L1 to the target", "SSIM to the input", "model", "mgie-e2e", ...TRADEOFF_CFG_IMAGES.map((a) => `>${a.toFixed(1)}<`)])
+        expect(svg).toContain(text);
       expect((await sharp(Buffer.from(svg)).png().toBuffer()).length).toBeGreaterThan(1000);
       const png = await sharp(join(out, REPORT_FILES.tradeoffPng)).metadata();
       expect(png.format).toBe("png");

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { Rng } from "../src/core/rng.js";
 import * as f from "../src/data/ops/filters.js";
 import { createImage, type RgbImage } from "../src/image/raster.js";
-import { Rng } from "../src/data/rng.js";
 
 function randomImage(w: number, h: number, seed = 1): RgbImage {
   const rng = new Rng(seed);

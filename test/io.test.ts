@@ -30,7 +30,7 @@ describe("readImage", () => {
       const img = await readImage(await halves(format));
       expect([img.width, img.height]).toEqual([6, 4]);
       expect(img.data[0]).toBeGreaterThan(0.8);
-      expect(img.data[(5 * 3) + 2]).toBeGreaterThan(0.8);
+      expect(img.data[5 * 3 + 2]).toBeGreaterThan(0.8);
     }
   });
 
@@ -43,16 +43,21 @@ describe("readImage", () => {
   });
 
   it("applies the EXIF orientation", async () => {
-    const rotated = await sharp(await halves("jpeg")).withMetadata({ orientation: 6 }).jpeg().toBuffer();
+    const rotated = await sharp(await halves("jpeg"))
+      .withMetadata({ orientation: 6 })
+      .jpeg()
+      .toBuffer();
     const img = await readImage(rotated);
     expect([img.width, img.height]).toEqual([4, 6]);
     // Orientation 6 means "rotate 90 degrees clockwise to display": the red left half ends on top.
     expect(img.data[0]).toBeGreaterThan(0.7);
-    expect(img.data[(5 * 4) * 3 + 2]).toBeGreaterThan(0.7);
+    expect(img.data[5 * 4 * 3 + 2]).toBeGreaterThan(0.7);
   });
 
   it("flattens transparency onto white", async () => {
-    const rgba = await sharp({ create: { width: 2, height: 2, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } } }).png().toBuffer();
+    const rgba = await sharp({ create: { width: 2, height: 2, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } } })
+      .png()
+      .toBuffer();
     const img = await readImage(rgba);
     expect(Array.from(img.data)).toEqual(new Array(12).fill(1));
   });
@@ -62,11 +67,17 @@ describe("readImage", () => {
     await writeFile(join(dir, "empty.png"), "");
     await expectCode(readImage(join(dir, "empty.png")), "IMAGE_EMPTY");
     await expectCode(readImage(Buffer.from("hello, this is plainly text and not an image")), "IMAGE_UNREADABLE");
-    const gif = await sharp({ create: { width: 2, height: 2, channels: 3, background: "#000" } }).gif().toBuffer();
+    const gif = await sharp({ create: { width: 2, height: 2, channels: 3, background: "#000" } })
+      .gif()
+      .toBuffer();
     await expectCode(readImage(gif), "IMAGE_FORMAT");
-    const png = await sharp({ create: { width: 64, height: 64, channels: 3, background: "#369" } }).png({ compressionLevel: 0 }).toBuffer();
+    const png = await sharp({ create: { width: 64, height: 64, channels: 3, background: "#369" } })
+      .png({ compressionLevel: 0 })
+      .toBuffer();
     await expectCode(readImage(png.subarray(0, Math.floor(png.length / 2))), "IMAGE_CORRUPT");
-    const jpeg = await sharp({ create: { width: 64, height: 64, channels: 3, background: "#369" } }).jpeg().toBuffer();
+    const jpeg = await sharp({ create: { width: 64, height: 64, channels: 3, background: "#369" } })
+      .jpeg()
+      .toBuffer();
     const garbled = Buffer.from(jpeg);
     garbled.fill(0x5a, 200, garbled.length - 2);
     await expect(readImage(garbled)).rejects.toBeInstanceOf(ImageInputError);
@@ -77,7 +88,9 @@ describe("readImage", () => {
   });
 
   it("refuses a decompression bomb without decoding it", async () => {
-    const huge = await sharp({ create: { width: 10000, height: 10000, channels: 3, background: "#fff" } }).png().toBuffer();
+    const huge = await sharp({ create: { width: 10000, height: 10000, channels: 3, background: "#fff" } })
+      .png()
+      .toBuffer();
     await expectCode(readImage(huge, { maxPixels: 50_000_000 }), "IMAGE_TOO_LARGE");
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { Rng } from "../src/core/rng.js";
 import { l1, maskedL1, psnr, ssim } from "../src/eval/metrics.js";
-import { Rng } from "../src/data/rng.js";
 import { createImage, type RgbImage } from "../src/image/raster.js";
 
 function noise(w: number, h: number, seed: number): RgbImage {

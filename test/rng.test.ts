@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Rng } from "../src/data/rng.js";
+import { Rng } from "../src/core/rng.js";
 
 describe("Rng", () => {
   it("repeats the same sequence for the same seed and differs for another", () => {
@@ -38,7 +38,14 @@ describe("Rng", () => {
   it("weighted picks follow the weights", () => {
     const r = new Rng(3);
     let a = 0;
-    for (let i = 0; i < 10000; i++) if (r.weighted([["a", 3], ["b", 1]] as const) === "a") a++;
+    for (let i = 0; i < 10000; i++)
+      if (
+        r.weighted([
+          ["a", 3],
+          ["b", 1],
+        ] as const) === "a"
+      )
+        a++;
     expect(a / 10000).toBeGreaterThan(0.72);
     expect(a / 10000).toBeLessThan(0.78);
   });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { keepSignificantChanges } from "../src/pipeline/changeThreshold.js";
-import { keepInsideRegion } from "../src/pipeline/region.js";
 import { dualGuidance, guidanceGroups } from "../src/pipeline/guidance.js";
+import { keepInsideRegion } from "../src/pipeline/region.js";
 import { DDIMScheduler } from "../src/schedulers/ddim.js";
 import { EulerAncestralScheduler } from "../src/schedulers/eulerAncestral.js";
 import { alphasCumprod } from "../src/schedulers/noiseSchedule.js";
@@ -101,7 +101,9 @@ describe("toEpsilon", () => {
     const x = Float32Array.from(x0, (v, k) => Math.sqrt(a) * v + Math.sqrt(1 - a) * eps[k]);
     const v = Float32Array.from(x0, (v, k) => Math.sqrt(a) * eps[k] - Math.sqrt(1 - a) * v);
     const got = toEpsilon(v, x, a, "v");
-    eps.forEach((e, k) => expect(got[k]).toBeCloseTo(e, 6));
+    eps.forEach((e, k) => {
+      expect(got[k]).toBeCloseTo(e, 6);
+    });
     expect(toEpsilon(v, x, a, "epsilon")).toBe(v);
   });
 
@@ -111,7 +113,9 @@ describe("toEpsilon", () => {
     const eps = [-1.1, 0.25, 0.6];
     const x = Float32Array.from(x0, (v, k) => Math.sqrt(a) * v + Math.sqrt(1 - a) * eps[k]);
     const got = toEpsilon(x0, x, a, "sample");
-    eps.forEach((e, k) => expect(got[k]).toBeCloseTo(e, 5));
+    eps.forEach((e, k) => {
+      expect(got[k]).toBeCloseTo(e, 5);
+    });
     expect(() => toEpsilon(x0, x.subarray(1), a, "sample")).toThrow(/sample prediction of 3 values/);
   });
 
@@ -134,7 +138,9 @@ describe("keepSignificantChanges", () => {
   it("keeps the input below the threshold, the whole change from twice it, and scales linearly between", () => {
     const got = keepSignificantChanges(output(), input, 4, 0.02);
     const want = [0, 0.03, 0.1, 0.1, 0, 0.03, 0.1, 0, 0, -0.03, -0.1, 0];
-    want.forEach((w, i) => expect(got[i]).toBeCloseTo(w, 6));
+    want.forEach((w, i) => {
+      expect(got[i]).toBeCloseTo(w, 6);
+    });
   });
 
   it("changes nothing at threshold 0 and refuses mismatched batches", () => {
@@ -153,7 +159,9 @@ describe("keepInsideRegion", () => {
   it("keeps the input outside the region, the whole change inside, and scales linearly between", () => {
     const got = keepInsideRegion(output(), input, region, 2, 0.25);
     const want = [0, 0.25, 0, 0.25, 0, 0.25, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5];
-    want.forEach((w, i) => expect(got[i]).toBeCloseTo(w, 6));
+    want.forEach((w, i) => {
+      expect(got[i]).toBeCloseTo(w, 6);
+    });
   });
 
   it("changes nothing at threshold 0 and refuses mismatched batches", () => {

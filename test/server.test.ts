@@ -108,7 +108,9 @@ beforeAll(async () => {
   const h = 48;
   const raw = Buffer.alloc(w * h * 3);
   for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) raw.set([x * 4, y * 5, 128], (y * w + x) * 3);
-  png = await sharp(raw, { raw: { width: w, height: h, channels: 3 } }).png().toBuffer();
+  png = await sharp(raw, { raw: { width: w, height: h, channels: 3 } })
+    .png()
+    .toBuffer();
   jpeg = await sharp(png).jpeg().toBuffer();
 });
 
@@ -119,12 +121,24 @@ afterEach(async () => {
 describe("mgie serve API: edits", () => {
   it("runs a multipart edit: 202, status, the PNG at the model's resolution", async () => {
     const { url } = await start();
-    const r = await post(url, form({ instruction: "make it brighter", steps: 2, seed: 3, cfgText: 5, cfgImage: 1.2, changeThreshold: 0.05, regionThreshold: 0.4, scheduler: "ddim" }));
+    const r = await post(
+      url,
+      form({ instruction: "make it brighter", steps: 2, seed: 3, cfgText: 5, cfgImage: 1.2, changeThreshold: 0.05, regionThreshold: 0.4, scheduler: "ddim" }),
+    );
     expect(r.status).toBe(202);
     const accepted = (await r.json()) as Job;
     expect(r.headers.get("location")).toBe(`/v1/edits/${accepted.id}`);
     expect(["queued", "running"]).toContain(accepted.status);
-    expect(accepted.params).toEqual({ instruction: "make it brighter", steps: 2, seed: 3, cfgText: 5, cfgImage: 1.2, changeThreshold: 0.05, regionThreshold: 0.4, scheduler: "ddim" });
+    expect(accepted.params).toEqual({
+      instruction: "make it brighter",
+      steps: 2,
+      seed: 3,
+      cfgText: 5,
+      cfgImage: 1.2,
+      changeThreshold: 0.05,
+      regionThreshold: 0.4,
+      scheduler: "ddim",
+    });
 
     const job = await waitFinished(url, accepted.id);
     expect(job.status).toBe("done");
@@ -146,7 +160,16 @@ describe("mgie serve API: edits", () => {
     expect(plain.status).toBe(202);
     const job = (await plain.json()) as Job;
     const d = editor.manifest.diffusion;
-    expect(job.params).toEqual({ instruction: "add a blue tint", steps: 2, seed: 0, cfgText: d.cfg_text, cfgImage: d.cfg_image, changeThreshold: d.change_threshold, regionThreshold: d.region_threshold, scheduler: "euler-ancestral" });
+    expect(job.params).toEqual({
+      instruction: "add a blue tint",
+      steps: 2,
+      seed: 0,
+      cfgText: d.cfg_text,
+      cfgImage: d.cfg_image,
+      changeThreshold: d.change_threshold,
+      regionThreshold: d.region_threshold,
+      scheduler: "euler-ancestral",
+    });
     expect((await waitFinished(url, job.id)).status).toBe("done");
 
     const dataUrl = await post(url, { image: `data:image/png;base64,${png.toString("base64")}`, instruction: "add a blue tint", steps: 2 });
@@ -261,7 +284,11 @@ describe("mgie serve API: bad requests are 4xx with a message, never a 500", () 
     const manifest = { ...editor.manifest, components, diffusion: { ...editor.manifest.diffusion, region_threshold: 0 } };
     const { url } = await start({}, { manifest, edit: editor.edit.bind(editor) });
     const e = await errorOf(await post(url, form({ instruction: "x", regionThreshold: 0.3 })));
-    expect([e.status, e.code, e.message]).toEqual([400, "INVALID_ARGUMENT", expect.stringMatching(/regionThreshold must be 0: this mgie-e2e model has no region head/)]);
+    expect([e.status, e.code, e.message]).toEqual([
+      400,
+      "INVALID_ARGUMENT",
+      expect.stringMatching(/regionThreshold must be 0: this mgie-e2e model has no region head/),
+    ]);
     const models = (await (await fetch(`${url}/v1/models`)).json()) as { models: { regionHead: boolean }[] };
     expect(models.models[0].regionHead).toBe(false);
     const ok = await post(url, form({ instruction: "x", regionThreshold: 0, steps: 1 }));
@@ -308,7 +335,11 @@ describe("mgie serve API: bad requests are 4xx with a message, never a 500", () 
 
     const { url } = await start({ maxImagePixels: 1000 });
     const pixels = await errorOf(await post(url, form({ instruction: "x" })));
-    expect([pixels.status, pixels.code, pixels.message]).toEqual([413, "IMAGE_TOO_LARGE", expect.stringMatching(/64x48 = 3072 pixels, over the limit of 1000/)]);
+    expect([pixels.status, pixels.code, pixels.message]).toEqual([
+      413,
+      "IMAGE_TOO_LARGE",
+      expect.stringMatching(/64x48 = 3072 pixels, over the limit of 1000/),
+    ]);
   });
 
   it("answers 404 for an unknown edit or route and 409 for the image of an unfinished edit", async () => {
@@ -351,7 +382,11 @@ describe("mgie serve API: queue", () => {
       expect(r.status).toBe(202);
       accepted.push((await r.json()) as Job);
     }
-    expect(accepted.map((j) => [j.status, j.position])).toEqual([["running", null], ["queued", 1], ["queued", 2]]);
+    expect(accepted.map((j) => [j.status, j.position])).toEqual([
+      ["running", null],
+      ["queued", 1],
+      ["queued", 2],
+    ]);
 
     const refused = await submit();
     expect(refused.status).toBe(429);
@@ -363,7 +398,12 @@ describe("mgie serve API: queue", () => {
     const last = await fetch(`${url}/v1/edits/${accepted[2].id}/events`);
     gated.open();
     const statuses = (await readEvents(last)).filter((e) => e.event !== "progress").map((e) => [e.event, e.data.status, e.data.position]);
-    expect(statuses).toEqual([["status", "queued", 2], ["status", "queued", 1], ["status", "running", null], ["done", "done", null]]);
+    expect(statuses).toEqual([
+      ["status", "queued", 2],
+      ["status", "queued", 1],
+      ["status", "running", null],
+      ["done", "done", null],
+    ]);
     const jobs = await Promise.all(accepted.map((j) => waitFinished(url, j.id)));
     expect(jobs.map((j) => j.status)).toEqual(["done", "done", "done"]);
     expect((await submit()).status).toBe(202);
@@ -388,20 +428,48 @@ describe("mgie serve API: queue", () => {
 describe("mgie serve API: models, health, OpenAPI, auth", () => {
   it("describes the model, its defaults and the limits; reports health; serves OpenAPI 3", async () => {
     const { url } = await start();
-    const models = (await (await fetch(`${url}/v1/models`)).json()) as { models: unknown[]; limits: Record<string, number> };
+    const models = (await (await fetch(`${url}/v1/models`)).json()) as {
+      models: { parameters: { name: string; default: unknown; max?: number }[] }[];
+      limits: Record<string, number>;
+    };
     const d = editor.manifest.diffusion;
-    expect(models.models).toEqual([
-      { name: "mgie-e2e", variant: "mgie-e2e", resolution: 32, regionHead: true, defaults: { steps: d.steps, cfgText: d.cfg_text, cfgImage: d.cfg_image, changeThreshold: d.change_threshold, regionThreshold: d.region_threshold, scheduler: "euler-ancestral" } },
-    ]);
-    expect(models.limits).toMatchObject({ maxInstructionChars: 1000, maxSteps: 100 });
+    expect(models.models).toEqual([{ name: "mgie-e2e", variant: "mgie-e2e", resolution: 32, regionHead: true, parameters: expect.any(Array) }]);
+    const parameters = Object.fromEntries(models.models[0].parameters.map((p) => [p.name, p]));
+    expect(Object.keys(parameters)).toEqual(["cfgText", "cfgImage", "changeThreshold", "regionThreshold", "steps", "seed", "scheduler"]);
+    const defaults = Object.fromEntries(Object.entries(parameters).map(([name, p]) => [name, p.default]));
+    expect(defaults).toEqual({
+      steps: d.steps,
+      seed: 0,
+      cfgText: d.cfg_text,
+      cfgImage: d.cfg_image,
+      changeThreshold: d.change_threshold,
+      regionThreshold: d.region_threshold,
+      scheduler: "euler-ancestral",
+    });
+    expect(parameters.steps.max).toBe(100); // a server bounds the work one request may ask for
+    expect(models.limits).toMatchObject({ maxInstructionChars: 1000 });
     expect(await (await fetch(`${url}/healthz`)).json()).toMatchObject({ status: "ok" });
 
-    const doc = (await (await fetch(`${url}/openapi.json`)).json()) as { openapi: string; paths: Record<string, unknown>; components: { schemas: Record<string, { properties?: object }> } };
+    const doc = (await (await fetch(`${url}/openapi.json`)).json()) as {
+      openapi: string;
+      paths: Record<string, unknown>;
+      components: { schemas: Record<string, { properties?: object }> };
+    };
     expect(doc.openapi).toMatch(/^3\./);
     expect(Object.keys(doc.paths)).toEqual(
       expect.arrayContaining(["/v1/edits", "/v1/edits:sync", "/v1/edits/{id}", "/v1/edits/{id}/image", "/v1/edits/{id}/events", "/v1/models", "/healthz"]),
     );
-    expect(Object.keys(doc.components.schemas.EditJsonRequest.properties!)).toEqual(["instruction", "steps", "seed", "cfgText", "cfgImage", "changeThreshold", "regionThreshold", "scheduler", "image"]);
+    expect(Object.keys(doc.components.schemas.EditJsonRequest.properties!)).toEqual([
+      "instruction",
+      "cfgText",
+      "cfgImage",
+      "changeThreshold",
+      "regionThreshold",
+      "steps",
+      "seed",
+      "scheduler",
+      "image",
+    ]);
   });
 
   it("with a token, refuses every API route without it (401) and serves the page's files to anyone", async () => {

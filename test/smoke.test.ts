@@ -8,17 +8,17 @@ import { promisify } from "node:util";
 import * as ort from "onnxruntime-node";
 import sharp from "sharp";
 import { beforeAll, describe, expect, it } from "vitest";
+import { Rng } from "../src/core/rng.js";
 import { writeDataset } from "../src/data/dataset.js";
-import { npyValues, parseNpyArray, type NpyArray } from "../src/data/npy.js";
+import { type NpyArray, npyValues, parseNpyArray } from "../src/data/npy.js";
 import { singleThreadSource } from "../src/data/pool.js";
 import { SynthEdit } from "../src/data/synthedit.js";
-import { Rng } from "../src/data/rng.js";
 import { ImageInputError, InvalidArgumentError } from "../src/errors.js";
 import { createImage, fromUint8 } from "../src/image/raster.js";
 import { Mllm } from "../src/models/mllm.js";
 import { loadModelDir, ModelDirError } from "../src/models/modelDir.js";
 import { createSession } from "../src/models/onnx.js";
-import { MgieEditor, type EditProgress } from "../src/pipeline/editor.js";
+import { type EditProgress, MgieEditor } from "../src/pipeline/editor.js";
 
 /**
  * The training smoke run CI needs, end to end on a tiny config: SynthEdit data (TypeScript) ->
@@ -59,7 +59,10 @@ describe.each(VARIANTS)("ONNX export of %s", (variant) => {
   it("matches PyTorch in onnxruntime-node within 1e-4 relative error, component by component", async () => {
     const root = join(dir, variant);
     const cases = JSON.parse(await readFile(join(root, "parity", "index.json"), "utf8")) as {
-      case: string; component: string; inputs: Record<string, string>; outputs: Record<string, string>;
+      case: string;
+      component: string;
+      inputs: Record<string, string>;
+      outputs: Record<string, string>;
     }[];
     const seen = new Set<string>();
     for (const c of cases) {
@@ -82,7 +85,10 @@ describe.each(VARIANTS)("ONNX export of %s", (variant) => {
       seen.add(c.case);
       await session.release();
     }
-    const expected = variant === "inspix2pix" ? ["vae_encoder", "vae_decoder", "unet", "text_encoder"] : ["vae_encoder", "vae_decoder", "unet", "embed", "lm", "lm_prefill", "lm_step", "edit_head"];
+    const expected =
+      variant === "inspix2pix"
+        ? ["vae_encoder", "vae_decoder", "unet", "text_encoder"]
+        : ["vae_encoder", "vae_decoder", "unet", "embed", "lm", "lm_prefill", "lm_step", "edit_head"];
     if (variant === "mgie-e2e") expected.push("prefix", "region_head");
     expect([...seen].sort()).toEqual(expected.sort());
   });
@@ -113,7 +119,13 @@ describe.each(VARIANTS)("ONNX export of %s", (variant) => {
 describe.each(VARIANTS)("TypeScript pipeline of %s against the PyTorch reference", (variant) => {
   it.each(["ddim", "euler-ancestral"] as const)("reaches the same final latent with %s and the same expressive instruction", async (scheduler) => {
     const p = join(dir, variant, "parity");
-    const fixture = JSON.parse(await readFile(join(p, "pipeline.json"), "utf8")) as { instruction: string; expressive: string; steps: number; cfg_text: number; cfg_image: number };
+    const fixture = JSON.parse(await readFile(join(p, "pipeline.json"), "utf8")) as {
+      instruction: string;
+      expressive: string;
+      steps: number;
+      cfg_text: number;
+      cfg_image: number;
+    };
     const pixels = npyValues(await npy(join(p, "pipeline.pixels.npy"))) as Uint8Array;
     const noise = npyValues(await npy(join(p, "pipeline.noise.npy"))) as Float32Array;
     const stepNoise = npyValues(await npy(join(p, "pipeline.step_noise.npy"))) as Float32Array;
@@ -122,7 +134,11 @@ describe.each(VARIANTS)("TypeScript pipeline of %s against the PyTorch reference
     const res = editor.manifest.resolution;
     const per = noise.length;
     const steps = Array.from({ length: fixture.steps }, (_, i) => stepNoise.slice(i * per, (i + 1) * per));
-    const [r] = await editor.editBatch([{ image: fromUint8(res, res, pixels), instruction: fixture.instruction }], { steps: fixture.steps, scheduler, cfgText: fixture.cfg_text, cfgImage: fixture.cfg_image }, { initial: noise, steps });
+    const [r] = await editor.editBatch(
+      [{ image: fromUint8(res, res, pixels), instruction: fixture.instruction }],
+      { steps: fixture.steps, scheduler, cfgText: fixture.cfg_text, cfgImage: fixture.cfg_image },
+      { initial: noise, steps },
+    );
     expect(r.expressiveInstruction).toBe(fixture.expressive);
     let maxDiff = 0;
     let maxRef = 0;
@@ -161,7 +177,20 @@ describe("mgie edit (the CLI)", () => {
     const model = join(dir, "mgie-e2e");
     const photos = join(dir, "photos");
     await cp(fileURLToPath(new URL("../assets/photos/darknet", import.meta.url)), photos, { recursive: true });
-    const one = await mgie("edit", join(photos, "dog.jpg"), "make it brighter", "--model", model, "--steps", "2", "-o", join(dir, "dog.png"), "--json", "--size", "96");
+    const one = await mgie(
+      "edit",
+      join(photos, "dog.jpg"),
+      "make it brighter",
+      "--model",
+      model,
+      "--steps",
+      "2",
+      "-o",
+      join(dir, "dog.png"),
+      "--json",
+      "--size",
+      "96",
+    );
     expect(one.code, one.stderr).toBe(0);
     const r = JSON.parse(one.stdout.trim());
     expect(r.output).toBe(join(dir, "dog.png"));
@@ -170,7 +199,7 @@ describe("mgie edit (the CLI)", () => {
     const folder = await mgie("edit", photos, "add a blue tint", "--model", model, "--steps", "1", "-o", join(dir, "edited"), "--batch-size", "4");
     expect(folder.code, folder.stderr).toBe(0);
     expect(folder.stdout).toMatch(/edited 6 images/);
-    await writeFile(join(dir, "jobs.jsonl"), JSON.stringify({ image: "photos/dog.jpg", instruction: "flip it", output: "out/flipped.webp" }) + "\n");
+    await writeFile(join(dir, "jobs.jsonl"), `${JSON.stringify({ image: "photos/dog.jpg", instruction: "flip it", output: "out/flipped.webp" })}\n`);
     const jsonl = await mgie("edit", join(dir, "jobs.jsonl"), "--model", model, "--steps", "1");
     expect(jsonl.code, jsonl.stderr).toBe(0);
     expect((await sharp(join(dir, "out", "flipped.webp")).metadata()).format).toBe("webp");
@@ -214,7 +243,13 @@ describe("MgieEditor", () => {
     const a = await editor.edit(image, "make it brighter", { steps: 2, seed: 7 });
     const b = await editor.edit(image, "make it brighter", { steps: 2, seed: 7 });
     expect(Buffer.from(a.latent.buffer).equals(Buffer.from(b.latent.buffer))).toBe(true);
-    const batch = await editor.editBatch([{ image, instruction: "make it brighter" }, { image, instruction: "add a blue tint" }], { steps: 2 });
+    const batch = await editor.editBatch(
+      [
+        { image, instruction: "make it brighter" },
+        { image, instruction: "add a blue tint" },
+      ],
+      { steps: 2 },
+    );
     expect(batch).toHaveLength(2);
     const given = await editor.edit(image, "fix it", { steps: 2, expressive: "brighten the underexposed photo" });
     expect(given.expressiveInstruction).toBe("brighten the underexposed photo");
@@ -246,7 +281,7 @@ describe("MgieEditor", () => {
   });
 
   it("rejects bad input with a clear error", async () => {
-    const bad = async (p: Promise<unknown>, type: Function, message: RegExp) => {
+    const bad = async (p: Promise<unknown>, type: abstract new (...args: never[]) => unknown, message: RegExp) => {
       await expect(p).rejects.toBeInstanceOf(type);
       await expect(p).rejects.toThrow(message);
     };

@@ -1,10 +1,10 @@
 import { createHash } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
-import { InvalidArgumentError } from "../src/errors.js";
 import type { EditExample } from "../src/data/example.js";
 import { COLOR_NAMES } from "../src/data/scene/objects.js";
 import { SPLIT_SEED_BASE, SPLITS } from "../src/data/splits.js";
 import { SynthEdit } from "../src/data/synthedit.js";
+import { InvalidArgumentError } from "../src/errors.js";
 import { toUint8 } from "../src/image/raster.js";
 
 let gen: SynthEdit;
@@ -65,9 +65,33 @@ describe("SynthEdit", () => {
     for (const ex of sample) kinds.set(ex.kind, (kinds.get(ex.kind) ?? 0) + 1);
     for (const k of ["photoshop", "global", "local"]) expect(kinds.get(k)! / sample.length).toBeGreaterThan(0.25);
     const ops = new Set(sample.map((e) => e.op));
-    for (const op of ["brightness", "contrast", "saturation", "hue", "grayscale", "sepia", "invert", "blur", "sharpen", "vignette", "tint",
-      "flip-horizontal", "rotate-90", "fix-underexposure", "fix-overexposure", "remove-cast", "boost-dull", "day-to-night",
-      "recolour", "remove", "add", "move", "resize", "reshape"]) expect(ops).toContain(op);
+    for (const op of [
+      "brightness",
+      "contrast",
+      "saturation",
+      "hue",
+      "grayscale",
+      "sepia",
+      "invert",
+      "blur",
+      "sharpen",
+      "vignette",
+      "tint",
+      "flip-horizontal",
+      "rotate-90",
+      "fix-underexposure",
+      "fix-overexposure",
+      "remove-cast",
+      "boost-dull",
+      "day-to-night",
+      "recolour",
+      "remove",
+      "add",
+      "move",
+      "resize",
+      "reshape",
+    ])
+      expect(ops).toContain(op);
     const ambiguous = sample.filter((e) => e.ambiguity !== null).length / sample.length;
     expect(ambiguous).toBeGreaterThan(0.2);
     expect(ambiguous).toBeLessThan(0.45);
@@ -94,7 +118,14 @@ describe("SynthEdit", () => {
     // The same words (up to case, politeness and the colour asked for) must pick out different
     // corrections (global) or different objects (local) on different images.
     const colours = new RegExp(`\\b(${COLOR_NAMES.join("|")})\\b`, "g");
-    const norm = (s: string) => s.toLowerCase().replace(/please/g, "").replace(/[?!.]/g, "").replace(colours, "<colour>").replace(/\s+/g, " ").trim();
+    const norm = (s: string) =>
+      s
+        .toLowerCase()
+        .replace(/please/g, "")
+        .replace(/[?!.]/g, "")
+        .replace(colours, "<colour>")
+        .replace(/\s+/g, " ")
+        .trim();
     const meaning = (ex: EditExample) => (ex.kind === "local" ? `${ex.op} the ${ex.params.object}` : ex.expressive);
     const byInstruction = new Map<string, Set<string>>();
     for (const ex of sample.filter((e) => e.ambiguity !== null)) {

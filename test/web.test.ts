@@ -1,17 +1,17 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { existsSync, readFileSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 
 /**
  * The web page end to end, as a person uses it: `mgie serve` (the built CLI) with the tiny model,
  * driven in Debian's headless Chromium (scripts/setup-system.sh installs it). It takes a screenshot
- * into the temp folder; with MGIE_WRITE_DOCS=1 into docs/web-page.png instead (the README's picture,
+ * into the temp folder; with MGIE_WRITE_DOCS=1 into docs/web-page.png instead (the picture in docs/SERVER.md,
  * made with the shipped model: MGIE_WRITE_DOCS=1 MGIE_TEST_MODEL=models/mgie-e2e npx vitest run test/web.test.ts).
  */
 const CLI = fileURLToPath(new URL("../dist/cli/main.js", import.meta.url));
@@ -22,7 +22,16 @@ const CHROMIUM = "/usr/bin/chromium";
 const RES = (JSON.parse(readFileSync(join(MODEL, "manifest.json"), "utf8")) as { resolution: number }).resolution;
 /** Generous: the machine may be busy with other work. */
 const POLL = { timeout: 10_000 };
-const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic"];
+const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--disable-quic",
+];
 
 interface Served {
   url: string;
@@ -128,7 +137,11 @@ describe("the web page", () => {
     await page.exposeFunction("recordStatus", (s: string) => statuses.push(s));
     await page.evaluate(() => {
       const status = document.getElementById("status")!;
-      new MutationObserver(() => (window as unknown as { recordStatus: (s: string) => void }).recordStatus(status.textContent ?? "")).observe(status, { childList: true, characterData: true, subtree: true });
+      new MutationObserver(() => (window as unknown as { recordStatus: (s: string) => void }).recordStatus(status.textContent ?? "")).observe(status, {
+        childList: true,
+        characterData: true,
+        subtree: true,
+      });
     });
     await page.click("#edit-button");
     await waitForResult(page, 1);
@@ -179,7 +192,19 @@ describe("the web page", () => {
       order.push(await page.evaluate(() => document.activeElement?.id ?? ""));
     }
     // The region slider shows because the test model has a region head.
-    expect(order).toEqual(["image", "instruction", "cfgText", "cfgImage", "changeThreshold", "regionThreshold", "steps", "seed", "new-seed", "scheduler", "edit-button"]);
+    expect(order).toEqual([
+      "image",
+      "instruction",
+      "cfgText",
+      "cfgImage",
+      "changeThreshold",
+      "regionThreshold",
+      "steps",
+      "seed",
+      "new-seed",
+      "scheduler",
+      "edit-button",
+    ]);
     await page.keyboard.press("Enter");
     expect(await page.textContent("#error")).toMatch(/Choose an image first/);
     expect(await page.evaluate(() => document.activeElement?.id)).toBe("image");

@@ -3,9 +3,11 @@ import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import * as ort from "onnxruntime-node";
-import { Rng } from "../data/rng.js";
+import { resolveEditParams } from "../core/params.js";
+import { Rng } from "../core/rng.js";
 import { MgieError } from "../errors.js";
 import { createImage, type RgbImage } from "../image/raster.js";
+import { modelDefaults } from "../models/modelDir.js";
 import { MgieEditor } from "../pipeline/editor.js";
 import { guidanceGroups } from "../pipeline/guidance.js";
 
@@ -62,7 +64,8 @@ export async function benchmark(options: BenchmarkOptions): Promise<string> {
   const peak = await measurePeak(options.threads);
   const editor = await MgieEditor.load(options.model, { threads: options.threads });
   const m = editor.manifest;
-  const o = { ...options, steps: options.steps ?? m.diffusion.steps };
+  const params = resolveEditParams(modelDefaults(m), { steps: options.steps });
+  const o = { ...options, steps: params.steps };
   const flops = m.flops;
   const image = testImage(m.resolution);
   const instruction = "make the odd one out red";
@@ -81,7 +84,7 @@ export async function benchmark(options: BenchmarkOptions): Promise<string> {
     mllm: (flops.prefix ?? 0) + tokens * (flops.lm ?? 0),
     "edit-head": 2 * (flops.edit_head ?? flops.text_encoder ?? 0),
     "vae-encode": flops.vae_encoder ?? 0,
-    diffusion: o.steps * guidanceGroups(m.diffusion.cfg_text, m.diffusion.cfg_image) * (flops.unet ?? 0),
+    diffusion: o.steps * guidanceGroups(params.cfgText, params.cfgImage) * (flops.unet ?? 0),
     "vae-decode": (m.diffusion.residual_decode ? 2 : 1) * (flops.vae_decoder ?? 0),
   };
   out.push(`Model: ${m.name} (${m.variant}), ${m.resolution}x${m.resolution}, ${o.steps} steps, ${o.threads ?? "all"} threads.`);
@@ -91,7 +94,9 @@ export async function benchmark(options: BenchmarkOptions): Promise<string> {
     const ms = median(runs.map((t) => t[stage] ?? 0));
     const gf = stage === "total" ? Object.values(stageFlops).reduce((a, b) => a + b, 0) / 1e9 : (stageFlops[stage] ?? 0) / 1e9;
     const rate = gf > 0 ? gf / (ms / 1000) : 0;
-    out.push(`| ${stage} | ${ms.toFixed(1)} | ${gf > 0 ? gf.toFixed(3) : "–"} | ${gf > 0 ? rate.toFixed(1) : "–"} | ${gf > 0 ? `${((100 * rate) / peak).toFixed(0)}%` : "–"} |`);
+    out.push(
+      `| ${stage} | ${ms.toFixed(1)} | ${gf > 0 ? gf.toFixed(3) : "–"} | ${gf > 0 ? rate.toFixed(1) : "–"} | ${gf > 0 ? `${((100 * rate) / peak).toFixed(0)}%` : "–"} |`,
+    );
   }
   const single = median(runs.map((t) => t.total));
 
@@ -119,7 +124,23 @@ export async function benchmark(options: BenchmarkOptions): Promise<string> {
     log("timing the PyTorch reference pipeline on the same weights...");
     const py = o.python ?? process.env.MGIE_PYTHON ?? "/usr/bin/python3";
     const config = typeof m.training.config === "string" ? m.training.config : "default";
-    const args = ["-m", "mgie_train", "bench", "--config", config, "--variant", m.variant, "--run", resolve(o.pytorchRun), "--data", resolve(o.pytorchData ?? ""), "--steps", String(o.steps), "--limit", String(o.repeats)];
+    const args = [
+      "-m",
+      "mgie_train",
+      "bench",
+      "--config",
+      config,
+      "--variant",
+      m.variant,
+      "--run",
+      resolve(o.pytorchRun),
+      "--data",
+      resolve(o.pytorchData ?? ""),
+      "--steps",
+      String(o.steps),
+      "--limit",
+      String(o.repeats),
+    ];
     if (o.threads) args.push("--threads", String(o.threads));
     let stdout: string;
     try {

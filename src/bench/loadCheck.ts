@@ -34,7 +34,9 @@ async function testImage(): Promise<Buffer> {
   const side = 256;
   const raw = Buffer.alloc(side * side * 3);
   for (let y = 0; y < side; y++) for (let x = 0; x < side; x++) raw.set([x, y, (x + y) >> 1], (y * side + x) * 3);
-  return sharp(raw, { raw: { width: side, height: side, channels: 3 } }).png().toBuffer();
+  return sharp(raw, { raw: { width: side, height: side, channels: 3 } })
+    .png()
+    .toBuffer();
 }
 
 /** Submits one edit and follows it to its end; the latency is from submission to the final event. */
@@ -86,7 +88,9 @@ async function main(): Promise<void> {
   const { app } = await createServer(editor, { concurrency, maxQueued });
   const url = await app.listen({ host: "127.0.0.1", port: 0 });
   const m = editor.manifest;
-  console.log(`load check: ${count} edits at once against ${m.name} (${m.resolution}x${m.resolution}) at ${url}, steps ${steps}, concurrency ${concurrency}, queue ${maxQueued}`);
+  console.log(
+    `load check: ${count} edits at once against ${m.name} (${m.resolution}x${m.resolution}) at ${url}, steps ${steps}, concurrency ${concurrency}, queue ${maxQueued}`,
+  );
 
   const image = await testImage();
   const t0 = performance.now();
@@ -99,7 +103,9 @@ async function main(): Promise<void> {
   const wallMs = performance.now() - t0;
 
   const of = (kind: Outcome["kind"]) => outcomes.filter((o) => o.kind === kind);
-  const completed = of("completed").map((o) => o.ms).sort((a, b) => a - b);
+  const completed = of("completed")
+    .map((o) => o.ms)
+    .sort((a, b) => a - b);
   const retryAfter = [...new Set(of("rejected").map((o) => o.detail))].join(", ");
   console.log(`  completed       ${completed.length}`);
   console.log(`  rejected (429)  ${of("rejected").length}${retryAfter ? `  (${retryAfter})` : ""}`);

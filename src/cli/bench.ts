@@ -1,24 +1,36 @@
 import { writeFile } from "node:fs/promises";
-import { wholeNumber } from "./parse.js";
 import { Command, InvalidArgumentError as CommanderArgError } from "commander";
 import { benchmark } from "../bench/benchmark.js";
 import { DEFAULT_MODEL_DIR } from "../pipeline/editor.js";
+import { addParamOptions } from "./paramOptions.js";
+import { wholeNumber } from "./parse.js";
 
 export function benchCommand(): Command {
-  return new Command("bench")
+  const command = new Command("bench")
     .description("benchmark editing on this machine: time and FLOP rate per stage, batch throughput, memory, and PyTorch side by side")
-    .option("--model <dir>", "model directory", DEFAULT_MODEL_DIR)
-    .option("--steps <n>", "diffusion steps (default: the model's)", wholeNumber("--steps", 1, 1000))
+    .option("--model <dir>", "model directory", DEFAULT_MODEL_DIR);
+  return addParamOptions(command, "bench")
     .option("--repeats <n>", "timed runs per measurement (the median is reported)", wholeNumber("--repeats", 1, 100), 5)
     .option("--threads <n>", "ONNX Runtime threads (default: one per core)", wholeNumber("--threads", 1, 256))
     .option("--batches <list>", "batch sizes to time", (v) => v.split(",").map(wholeNumber("--batches", 1, 64)), [1, 4, 8])
     .option("--pytorch-run <dir>", "training run folder (train/runs/default): also time the PyTorch reference pipeline")
     .option("--pytorch-data <dir>", "a SynthEdit dataset folder at the model's resolution, for the PyTorch run's input image")
     .option("-o, --out <file>", "also write the Markdown report here")
-    .action(async (o: { model: string; steps?: number; repeats: number; threads?: number; batches: number[]; pytorchRun?: string; pytorchData?: string; out?: string }) => {
-      if (o.pytorchRun && !o.pytorchData) throw new CommanderArgError("--pytorch-run needs --pytorch-data");
-      const report = await benchmark({ ...o, log: (l) => console.error(l) });
-      console.log(report);
-      if (o.out) await writeFile(o.out, report + "\n");
-    });
+    .action(
+      async (o: {
+        model: string;
+        steps?: number;
+        repeats: number;
+        threads?: number;
+        batches: number[];
+        pytorchRun?: string;
+        pytorchData?: string;
+        out?: string;
+      }) => {
+        if (o.pytorchRun && !o.pytorchData) throw new CommanderArgError("--pytorch-run needs --pytorch-data");
+        const report = await benchmark({ ...o, log: (l) => console.error(l) });
+        console.log(report);
+        if (o.out) await writeFile(o.out, `${report}\n`);
+      },
+    );
 }

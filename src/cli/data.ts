@@ -1,14 +1,14 @@
 import { writeFile } from "node:fs/promises";
-import { wholeNumber } from "./parse.js";
 import { Command, InvalidArgumentError as CommanderArgError, Option } from "commander";
-import { writeDataset, DEFAULT_SHARD_SIZE, SynthEditDataset } from "../data/dataset.js";
+import { DEFAULT_SHARD_SIZE, SynthEditDataset, writeDataset } from "../data/dataset.js";
 import { DEFAULT_PHOTO_DIR } from "../data/photos.js";
-import { importPhotos } from "../data/photoImport.js";
 import { SynthEditPool } from "../data/pool.js";
 import { contactSheet, pickBalanced, type SheetItem } from "../data/preview.js";
-import { SPLITS, TEST_SPLIT_SIZE, type Split } from "../data/splits.js";
+import { SPLITS, type Split, TEST_SPLIT_SIZE } from "../data/splits.js";
 import { DEFAULT_RES, GENERATOR_VERSION, SynthEdit } from "../data/synthedit.js";
 import { MgieEditor } from "../pipeline/editor.js";
+import { addParamOptions } from "./paramOptions.js";
+import { wholeNumber } from "./parse.js";
 import { progressBar } from "./progress.js";
 
 const splitOption = () =>
@@ -35,15 +35,17 @@ export function dataCommand(): Command {
       const source = await SynthEditPool.create({ res: o.res, photoDir: o.photos, workers: o.workers });
       const bar = progressBar(`${o.split}`, count);
       const started = Date.now();
-      const meta = await writeDataset(source, o.out, { split: o.split, count, start: o.start, shardSize: o.shardSize, onProgress: bar.update }).finally(
-        () => source.close(),
+      const meta = await writeDataset(source, o.out, { split: o.split, count, start: o.start, shardSize: o.shardSize, onProgress: bar.update }).finally(() =>
+        source.close(),
       );
       bar.stop();
       const secs = (Date.now() - started) / 1000;
-      console.log(`wrote ${meta.count} ${meta.split} examples at ${meta.res}x${meta.res} to ${o.out} in ${secs.toFixed(1)} s (${(meta.count / secs).toFixed(1)} examples/s)`);
+      console.log(
+        `wrote ${meta.count} ${meta.split} examples at ${meta.res}x${meta.res} to ${o.out} in ${secs.toFixed(1)} s (${(meta.count / secs).toFixed(1)} examples/s)`,
+      );
     });
 
-  data
+  const preview = data
     .command("preview")
     .description("write a contact sheet PNG (input | target, with both instructions) so a person can look at the data")
     .addOption(splitOption())
@@ -54,56 +56,60 @@ export function dataCommand(): Command {
     .option("--dataset <dir>", "show examples of a generated dataset folder instead of generating")
     .option("--columns <n>", "examples per row", wholeNumber("--columns"), 2)
     .option("--in-order", "take consecutive examples instead of a mix balanced over kinds and ambiguity")
-    .option("--model <dir>", "also edit each input with this model: panels become input | output | target")
-    .option("--steps <n>", "diffusion steps for --model", wholeNumber("--steps"))
+    .option("--model <dir>", "also edit each input with this model: panels become input | output | target");
+  addParamOptions(preview, "preview")
     .option("-o, --out <file>", "output PNG", "synthedit-preview.png")
-    .action(async (o: { split: Split; count: number; start: number; res: number; photos: string; dataset?: string; columns: number; inOrder?: boolean; model?: string; steps?: number; out: string }) => {
-      if (o.count < 1 || o.count > 200) throw new CommanderArgError("--count must be from 1 to 200");
-      // With a model, examples are generated at the model's resolution.
-      const editor = o.model ? await MgieEditor.load(o.model) : null;
-      const res = editor?.manifest.resolution ?? o.res;
-      let items: SheetItem[];
-      if (o.dataset) {
-        const ds = await SynthEditDataset.open(o.dataset);
-        items = [];
-        for (let i = o.start; i < Math.min(ds.length, o.start + o.count); i++) {
-          const ex = await ds.get(i);
-          items.push({ ...ex.entry, images: [ex.input, ex.target] });
-        }
-        if (items.length === 0) throw new CommanderArgError(`--start ${o.start} is past the end of the dataset (${ds.length} examples)`);
-      } else {
-        const gen = await SynthEdit.create({ res, photoDir: o.photos });
-        const examples = o.inOrder
-          ? await Promise.all(Array.from({ length: o.count }, (_, i) => gen.example(o.split, o.start + i)))
-          : await pickBalanced(gen, o.split, o.start, o.count);
-        items = examples.map((ex) => ({ ...ex, images: [ex.input, ex.target] }));
-      }
-      if (editor) {
-        const bar = progressBar("editing", items.length);
-        try {
-          for (const [i, it] of items.entries()) {
-            const r = await editor.edit(it.images[0], it.instruction, { steps: o.steps, seed: i });
-            it.images = [it.images[0], r.image, it.images[1]];
-            it.note = `${editor.manifest.name}: ${r.expressiveInstruction}`;
-            bar.update(i + 1);
+    .action(
+      async (o: {
+        split: Split;
+        count: number;
+        start: number;
+        res: number;
+        photos: string;
+        dataset?: string;
+        columns: number;
+        inOrder?: boolean;
+        model?: string;
+        steps?: number;
+        out: string;
+      }) => {
+        if (o.count < 1 || o.count > 200) throw new CommanderArgError("--count must be from 1 to 200");
+        // With a model, examples are generated at the model's resolution.
+        const editor = o.model ? await MgieEditor.load(o.model) : null;
+        const res = editor?.manifest.resolution ?? o.res;
+        let items: SheetItem[];
+        if (o.dataset) {
+          const ds = await SynthEditDataset.open(o.dataset);
+          items = [];
+          for (let i = o.start; i < Math.min(ds.length, o.start + o.count); i++) {
+            const ex = await ds.get(i);
+            items.push({ ...ex.entry, images: [ex.input, ex.target] });
           }
-        } finally {
-          bar.stop();
+          if (items.length === 0) throw new CommanderArgError(`--start ${o.start} is past the end of the dataset (${ds.length} examples)`);
+        } else {
+          const gen = await SynthEdit.create({ res, photoDir: o.photos });
+          const examples = o.inOrder
+            ? await Promise.all(Array.from({ length: o.count }, (_, i) => gen.example(o.split, o.start + i)))
+            : await pickBalanced(gen, o.split, o.start, o.count);
+          items = examples.map((ex) => ({ ...ex, images: [ex.input, ex.target] }));
         }
-      }
-      await writeFile(o.out, await contactSheet(items, { columns: o.columns }));
-      console.log(`wrote a contact sheet of ${items.length} examples to ${o.out}`);
-    });
-
-  data
-    .command("import-photos")
-    .description("fetch the real photographs from Debian packages (needs apt-get and network) and rebuild assets/photos")
-    .option("--out <dir>", "where the processed photos, manifest and licences go", DEFAULT_PHOTO_DIR)
-    .option("--cache <dir>", "where .deb files are downloaded and unpacked", ".cache/photos")
-    .action(async (o: { out: string; cache: string }) => {
-      await importPhotos({ out: o.out, cacheDir: o.cache, onProgress: (msg) => console.error(msg) });
-      console.log(`photos written to ${o.out}`);
-    });
+        if (editor) {
+          const bar = progressBar("editing", items.length);
+          try {
+            for (const [i, it] of items.entries()) {
+              const r = await editor.edit(it.images[0], it.instruction, { steps: o.steps, seed: i });
+              it.images = [it.images[0], r.image, it.images[1]];
+              it.note = `${editor.manifest.name}: ${r.expressiveInstruction}`;
+              bar.update(i + 1);
+            }
+          } finally {
+            bar.stop();
+          }
+        }
+        await writeFile(o.out, await contactSheet(items, { columns: o.columns }));
+        console.log(`wrote a contact sheet of ${items.length} examples to ${o.out}`);
+      },
+    );
 
   return data;
 }

@@ -1,12 +1,14 @@
 import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { availableParallelism } from "node:os";
 import { basename, dirname, extname, join, resolve } from "node:path";
-import { finiteNumber, unitNumber } from "./parse.js";
-import { Command, InvalidArgumentError as CommanderArgError, Option } from "commander";
+import { Command, InvalidArgumentError as CommanderArgError } from "commander";
 import { z } from "zod";
 import { InvalidArgumentError } from "../errors.js";
 import { encodeImage, formatFromPath, resizeImage } from "../image/io.js";
 import type { RgbImage } from "../image/raster.js";
-import { DEFAULT_MODEL_DIR, MgieEditor, SCHEDULERS, type EditOptions, type EditResult } from "../pipeline/editor.js";
+import { DEFAULT_MODEL_DIR, type EditResult, MgieEditor } from "../pipeline/editor.js";
+import { addParamOptions, paramValues } from "./paramOptions.js";
+import { wholeNumber } from "./parse.js";
 import { progressBar } from "./progress.js";
 
 const IMAGE_EXT = new Set([".png", ".jpg", ".jpeg", ".webp"]);
@@ -14,16 +16,6 @@ const IMAGE_EXT = new Set([".png", ".jpg", ".jpeg", ".webp"]);
 interface EditCliOptions {
   out?: string;
   model: string;
-  steps?: number;
-  seed: number;
-  cfgText?: number;
-  cfgImage?: number;
-  changeThreshold?: number;
-  regionThreshold?: number;
-  scheduler: (typeof SCHEDULERS)[number];
-  expressive?: string;
-  temperature: number;
-  topP: number;
   size?: number;
   threads?: number;
   batchSize: number;
@@ -49,10 +41,16 @@ async function batchJobs(input: string, instruction: string | undefined, outDir:
       try {
         job = JobSchema.parse(JSON.parse(line));
       } catch (e) {
-        throw new InvalidArgumentError(`${input} line ${i + 1}: expected {"image": ..., "instruction": ..., "output"?: ...} (${(e as Error).message.split("\n")[0]})`);
+        throw new InvalidArgumentError(
+          `${input} line ${i + 1}: expected {"image": ..., "instruction": ..., "output"?: ...} (${(e as Error).message.split("\n")[0]})`,
+        );
       }
       const image = resolve(dirname(input), job.image);
-      return { image, instruction: job.instruction, output: job.output ? resolve(dirname(input), job.output) : join(outDir, `${basename(image, extname(image))}.png`) };
+      return {
+        image,
+        instruction: job.instruction,
+        output: job.output ? resolve(dirname(input), job.output) : join(outDir, `${basename(image, extname(image))}.png`),
+      };
     });
   }
   if (instruction === undefined) throw new InvalidArgumentError("give the instruction to apply to every image of the folder");
@@ -68,48 +66,42 @@ function report(r: EditResult, output: string, json: boolean | undefined): void 
   }
   console.log(`expressive instruction: ${r.expressiveInstruction}`);
   console.log(`wrote ${output}`);
-  console.log("timings: " + Object.entries(r.timings).map(([k, v]) => `${k} ${v.toFixed(0)} ms`).join(", "));
+  console.log(
+    `timings: ${Object.entries(r.timings)
+      .map(([k, v]) => `${k} ${v.toFixed(0)} ms`)
+      .join(", ")}`,
+  );
 }
 
 export function editCommand(): Command {
-  return new Command("edit")
+  const command = new Command("edit")
     .description("edit an image (or a folder, or a JSONL of {image, instruction, output}) by a plain instruction")
     .argument("<input>", "image file (PNG, JPEG, WebP), a folder of images, or a .jsonl file of jobs")
-    .argument("[instruction]", "what to change, e.g. \"make it brighter\" (for a .jsonl, each line has its own)")
+    .argument("[instruction]", 'what to change, e.g. "make it brighter" (for a .jsonl, each line has its own)')
     .option("-o, --out <path>", "output image (single edit; default <input>-edited.png) or output folder (batch; default ./edited)")
-    .option("--model <dir>", "model directory", DEFAULT_MODEL_DIR)
-    .option("--steps <n>", "diffusion steps (default: the model's, 3 for the shipped one)", finiteNumber("--steps"))
-    .option("--seed <n>", "random seed; the same seed gives the same edit", finiteNumber("--seed"), 0)
-    .option("--cfg-text <x>", "instruction guidance scale alpha_X (default: the model's, 1)", finiteNumber("--cfg-text"))
-    .option("--cfg-image <x>", "image guidance scale alpha_V (default: the model's, 1)", finiteNumber("--cfg-image"))
-    .option("--change-threshold <x>", "keep the input where the change is below this, in [0, 1] units (default: the model's, 0.02; 0 keeps every change)", unitNumber("--change-threshold"))
-    .option("--region-threshold <p>", "keep the input where the model's region head gives the edit less than this probability (default: the model's, 0.25 for the shipped one; 0 keeps every change)", unitNumber("--region-threshold"))
-    .addOption(new Option("--scheduler <name>", "sampler").choices(SCHEDULERS).default("euler-ancestral"))
-    .option("--expressive <text>", "skip the MLLM and use this expressive instruction (debugging)")
-    .option("--temperature <t>", "sample the expressive instruction at this temperature (0 = greedy)", finiteNumber("--temperature"), 0)
-    .option("--top-p <p>", "nucleus sampling threshold for the expressive instruction", finiteNumber("--top-p"), 1)
-    .option("--size <px>", "resize the output to this side (default: the model's resolution)", finiteNumber("--size"))
-    .option("--threads <n>", "ONNX Runtime threads (default: one per core)", finiteNumber("--threads"))
-    .option("--batch-size <n>", "images edited together in a batch job", finiteNumber("--batch-size"), 4)
+    .option("--model <dir>", "model directory", DEFAULT_MODEL_DIR);
+  return addParamOptions(command, "edit")
+    .option("--size <px>", "resize the output to this side (default: the model's resolution)", wholeNumber("--size", 8, 4096))
+    .option("--threads <n>", "ONNX Runtime threads (default: one per core)", wholeNumber("--threads", 1, availableParallelism()))
+    .option("--batch-size <n>", "images edited together in a batch job", wholeNumber("--batch-size", 1, 64), 4)
     .option("--json", "print one JSON object per edit instead of text")
-    .action(async (input: string, instruction: string | undefined, o: EditCliOptions) => {
-      if (o.size !== undefined && (!Number.isInteger(o.size) || o.size < 8 || o.size > 4096)) throw new CommanderArgError("--size must be a whole number from 8 to 4096");
-      if (!Number.isInteger(o.batchSize) || o.batchSize < 1 || o.batchSize > 64) throw new CommanderArgError("--batch-size must be from 1 to 64");
+    .action(async (input: string, instruction: string | undefined, o: EditCliOptions & Record<string, unknown>) => {
       const st = await stat(input).catch(() => null);
       if (!st) throw new InvalidArgumentError(`cannot read '${input}': no such file or folder`);
       const editor = await MgieEditor.load(o.model, { threads: o.threads });
-      const options: EditOptions = {
-        steps: o.steps, seed: o.seed, cfgText: o.cfgText, cfgImage: o.cfgImage, changeThreshold: o.changeThreshold, regionThreshold: o.regionThreshold, scheduler: o.scheduler,
-        expressive: o.expressive, temperature: o.temperature, topP: o.topP,
-      };
+      const options = paramValues(o, "edit");
       const single = st.isFile() && !input.endsWith(".jsonl");
       if (single) {
-        if (instruction === undefined) throw new CommanderArgError("give the instruction, e.g. mgie edit photo.jpg \"make it brighter\"");
+        if (instruction === undefined) throw new CommanderArgError('give the instruction, e.g. mgie edit photo.jpg "make it brighter"');
         const output = o.out ?? join(dirname(input), `${basename(input, extname(input))}-edited.png`);
         formatFromPath(output);
-        const steps = o.steps ?? editor.manifest.diffusion.steps;
-        const bar = o.json ? null : progressBar("diffusion", steps);
-        const r = await editor.edit(input, instruction, { ...options, onProgress: (p) => p.step && bar?.update(p.step) }).finally(() => bar?.stop());
+        let bar: ReturnType<typeof progressBar> | null = null;
+        const onProgress = (p: { step?: number; steps?: number }) => {
+          if (o.json || !p.step || !p.steps) return;
+          bar ??= progressBar("diffusion", p.steps);
+          bar.update(p.step);
+        };
+        const r = await editor.edit(input, instruction, { ...options, onProgress }).finally(() => bar?.stop());
         await save(r.image, output, o.size);
         report(r, output, o.json);
         return;
@@ -119,7 +111,10 @@ export function editCommand(): Command {
       try {
         for (let i = 0; i < jobs.length; i += o.batchSize) {
           const chunk = jobs.slice(i, i + o.batchSize);
-          const results = await editor.editBatch(chunk.map((j) => ({ image: j.image, instruction: j.instruction })), options);
+          const results = await editor.editBatch(
+            chunk.map((j) => ({ image: j.image, instruction: j.instruction })),
+            options,
+          );
           for (const [k, r] of results.entries()) {
             await save(r.image, chunk[k].output, o.size);
             if (o.json) report(r, chunk[k].output, true);

@@ -9,21 +9,3 @@ export function wholeNumber(name: string, min = 0, max = Number.MAX_SAFE_INTEGER
     return n;
   };
 }
-
-/** A number from 0 to 1. */
-export function unitNumber(name: string) {
-  const parse = finiteNumber(name);
-  return (v: string): number => {
-    const n = parse(v);
-    if (n < 0 || n > 1) throw new InvalidArgumentError(`${name} must be from 0 to 1, got '${v}'`);
-    return n;
-  };
-}
-
-export function finiteNumber(name: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (v.trim() === "" || !Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number, got '${v}'`);
-    return n;
-  };
-}

@@ -1,8 +1,8 @@
-import { wholeNumber } from "./parse.js";
 import { Command } from "commander";
 import { MgieError } from "../errors.js";
 import { DEFAULT_MODEL_DIR, MgieEditor } from "../pipeline/editor.js";
 import { createServer, DEFAULT_SERVER_OPTIONS } from "../server/app.js";
+import { wholeNumber } from "./parse.js";
 
 interface ServeCliOptions {
   model: string;
@@ -45,14 +45,21 @@ export function serveCommand(): Command {
         await app.listen({ host: o.host, port: o.port });
       } catch (cause) {
         const code = (cause as NodeJS.ErrnoException).code;
-        const why = code === "EADDRINUSE" ? "the port is in use: choose another --port" : code === "EACCES" ? "permission denied: ports below 1024 need privileges" : (cause as Error).message;
+        const why =
+          code === "EADDRINUSE"
+            ? "the port is in use: choose another --port"
+            : code === "EACCES"
+              ? "permission denied: ports below 1024 need privileges"
+              : (cause as Error).message;
         throw new MgieError("LISTEN", `cannot listen on ${o.host}:${o.port}: ${why}`, { cause });
       }
       const address = app.server.address();
       const port = typeof address === "object" && address ? address.port : o.port;
       const host = o.host.includes(":") ? `[${o.host}]` : o.host;
       const m = editor.manifest;
-      console.log(`mgie serve: http://${host}:${port}/ (model ${m.name}, ${m.resolution}x${m.resolution}; API at /openapi.json${token ? "; bearer token required" : ""})`);
+      console.log(
+        `mgie serve: http://${host}:${port}/ (model ${m.name}, ${m.resolution}x${m.resolution}; API at /openapi.json${token ? "; bearer token required" : ""})`,
+      );
       if (!token && !LOOPBACK.test(o.host)) console.error(`mgie serve: warning: listening on ${o.host} without --token: anyone who can reach it can use it`);
 
       let stopping = false;

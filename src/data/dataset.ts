@@ -1,12 +1,12 @@
 import { createHash } from "node:crypto";
-import { mkdir, readFile, readdir, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
 import { DataFormatError, InvalidArgumentError } from "../errors.js";
 import { fromUint8, type RgbImage } from "../image/raster.js";
 import type { EncodedExample } from "./encode.js";
-import type { ExampleSource } from "./pool.js";
 import { npyHeader, parseNpy } from "./npy.js";
+import type { ExampleSource } from "./pool.js";
 import { MAX_SPLIT_SIZE, SPLITS, type Split } from "./splits.js";
 import { GENERATOR_VERSION } from "./synthedit.js";
 
@@ -111,8 +111,8 @@ export async function writeDataset(source: ExampleSource, dir: string, options: 
     photoManifestSha256: createHash("sha256").update(JSON.stringify(source.photoManifest)).digest("hex"),
     shards,
   };
-  await writeFile(join(dir, "index.jsonl"), index.join("\n") + "\n");
-  await writeFile(join(dir, "dataset.json"), JSON.stringify(meta, null, 2) + "\n");
+  await writeFile(join(dir, "index.jsonl"), `${index.join("\n")}\n`);
+  await writeFile(join(dir, "dataset.json"), `${JSON.stringify(meta, null, 2)}\n`);
   return meta;
 }
 

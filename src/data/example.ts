@@ -1,6 +1,6 @@
+import type { Rng } from "../core/rng.js";
 import type { RgbImage } from "../image/raster.js";
 import type { CropRef, PhotoLibrary } from "./photos.js";
-import type { Rng } from "./rng.js";
 import type { SceneObject } from "./scene/objects.js";
 import type { Split } from "./splits.js";
 

@@ -10,7 +10,7 @@ export function npyHeader(shape: readonly number[]): Buffer {
   const dims = shape.length === 1 ? `${shape[0]},` : shape.join(", ");
   let dict = `{'descr': '|u1', 'fortran_order': False, 'shape': (${dims}), }`;
   const unpadded = MAGIC.length + 2 + 2 + dict.length + 1;
-  dict += " ".repeat((64 - (unpadded % 64)) % 64) + "\n";
+  dict += `${" ".repeat((64 - (unpadded % 64)) % 64)}\n`;
   const head = Buffer.alloc(MAGIC.length + 4);
   head.set(MAGIC, 0);
   head[6] = 1;
@@ -44,7 +44,11 @@ export function parseNpyArray(buf: Uint8Array, label: string): NpyArray {
   if (!/'fortran_order':\s*False/.test(header)) throw new DataFormatError(`${label}: Fortran-ordered arrays are not supported`);
   const m = /'shape':\s*\(([^)]*)\)/.exec(header);
   if (!m) throw new DataFormatError(`${label}: no shape in header ${header.trim()}`);
-  const shape = m[1].split(",").map((s) => s.trim()).filter((s) => s.length > 0).map(Number);
+  const shape = m[1]
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0)
+    .map(Number);
   if (shape.some((x) => !Number.isSafeInteger(x) || x < 0)) throw new DataFormatError(`${label}: bad shape (${m[1]})`);
   const expected = shape.reduce((a, b) => a * b, 1) * ITEM_SIZE[dtype];
   const bytes = buf.subarray(10 + headerLen);

@@ -3,21 +3,18 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import sharp from "sharp";
 import { z } from "zod";
+import type { Rng } from "../core/rng.js";
 import { DataFormatError } from "../errors.js";
 import { fromUint8, type RgbImage } from "../image/raster.js";
-import type { Rng } from "./rng.js";
 import type { Split } from "./splits.js";
 
-/** The real photographs shipped in the repository (imported from Debian packages by `mgie data import-photos`). */
+/** The real photographs shipped in the repository (imported from Debian packages by `npm run import-photos`, scripts/import-photos.ts). */
 export const DEFAULT_PHOTO_DIR = fileURLToPath(new URL("../../assets/photos", import.meta.url));
 
 const ManifestSchema = z.object({
   format: z.literal("mgie-photos-1"),
   shortSide: z.number().int().positive(),
-  packages: z.record(
-    z.string(),
-    z.object({ version: z.string(), licence: z.string(), split: z.enum(["train", "validation", "test"]), copyright: z.string() }),
-  ),
+  packages: z.record(z.string(), z.object({ version: z.string(), licence: z.string(), split: z.enum(["train", "validation", "test"]), copyright: z.string() })),
   photos: z
     .array(
       z.object({
@@ -63,7 +60,9 @@ export class PhotoLibrary {
     try {
       raw = await readFile(join(dir, "manifest.json"), "utf8");
     } catch (cause) {
-      throw new DataFormatError(`no photo manifest at ${join(dir, "manifest.json")}: run 'mgie data import-photos --out ${dir}'`, { cause });
+      throw new DataFormatError(`no photo manifest at ${join(dir, "manifest.json")}: run 'npm run import-photos -- --out ${dir}' in a checkout of mgie`, {
+        cause,
+      });
     }
     let manifest: PhotoManifest;
     try {

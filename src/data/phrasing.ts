@@ -1,4 +1,4 @@
-import type { Rng } from "./rng.js";
+import type { Rng } from "../core/rng.js";
 
 /**
  * Turns one of several hand-written phrasings into an instruction "as a person would type it":
@@ -8,7 +8,12 @@ export function say(rng: Rng, phrasings: readonly string[]): string {
   let text = rng.pick(phrasings);
   if (rng.chance(0.15) && !/please/.test(text) && !/\?$/.test(text)) text = rng.chance(0.5) ? `please ${text}` : `${text} please`;
   if (rng.chance(0.5)) text = text[0].toUpperCase() + text.slice(1);
-  if (!/[?!.]$/.test(text)) text += rng.weighted([["", 5], [".", 3], ["!", 1]] as const);
+  if (!/[?!.]$/.test(text))
+    text += rng.weighted([
+      ["", 5],
+      [".", 3],
+      ["!", 1],
+    ] as const);
   return text;
 }
 

@@ -1,7 +1,7 @@
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import { MgieError } from "../errors.js";
-import { encodeExample, type EncodedExample } from "./encode.js";
+import { type EncodedExample, encodeExample } from "./encode.js";
 import type { PhotoManifest } from "./photos.js";
 import type { Split } from "./splits.js";
 import { SynthEdit } from "./synthedit.js";
@@ -55,8 +55,9 @@ export class SynthEditPool implements ExampleSource {
   static async create(options: { res?: number; photoDir?: string; workers?: number } = {}): Promise<SynthEditPool> {
     const gen = await SynthEdit.create(options);
     const n = Math.max(1, options.workers ?? availableParallelism());
-    const workers = Array.from({ length: n }, () =>
-      new Worker(new URL("./generateWorker.js", import.meta.url), { workerData: { res: gen.res, photoDir: options.photoDir } }),
+    const workers = Array.from(
+      { length: n },
+      () => new Worker(new URL("./generateWorker.js", import.meta.url), { workerData: { res: gen.res, photoDir: options.photoDir } }),
     );
     return new SynthEditPool(gen, workers);
   }

@@ -1,5 +1,5 @@
 import sharp, { type OverlayOptions } from "sharp";
-import { toUint8, type RgbImage } from "../image/raster.js";
+import { type RgbImage, toUint8 } from "../image/raster.js";
 import type { EditExample, EditKind } from "./example.js";
 import type { Split } from "./splits.js";
 
@@ -25,12 +25,15 @@ const CAPTION_LINES = 3;
 
 /** Escapes text for SVG; control characters, which XML forbids (an untrained model may emit them), become U+FFFD. */
 function xml(s: string): string {
-  return s
-    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g, "\ufffd")
-    .replace(/&/g, "&amp;")
-    .replace(/</g, "&lt;")
-    .replace(/>/g, "&gt;")
-    .replace(/"/g, "&quot;");
+  return (
+    s
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters XML forbids
+      .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g, "\ufffd")
+      .replace(/&/g, "&amp;")
+      .replace(/</g, "&lt;")
+      .replace(/>/g, "&gt;")
+      .replace(/"/g, "&quot;")
+  );
 }
 
 function clip(s: string, chars: number): string {
@@ -109,7 +112,10 @@ export async function contactSheet(items: readonly SheetItem[], options: { colum
   }
   const svg = `<svg width="${width}" height="${height}" xmlns="http://www.w3.org/2000/svg" font-family="DejaVu Sans, sans-serif">${text.join("")}</svg>`;
   layers.push({ input: Buffer.from(svg), left: 0, top: 0 });
-  return sharp({ create: { width, height, channels: 3, background: "#ffffff" } }).composite(layers).png().toBuffer();
+  return sharp({ create: { width, height, channels: 3, background: "#ffffff" } })
+    .composite(layers)
+    .png()
+    .toBuffer();
 }
 
 /**

@@ -1,10 +1,10 @@
+import { Rng } from "../core/rng.js";
 import { InvalidArgumentError } from "../errors.js";
 import { globalEdit } from "./edits/global.js";
 import { localEdit } from "./edits/local.js";
 import { photoshopEdit } from "./edits/photoshop.js";
 import type { EditContext, EditExample, EditKind, GeneratedEdit } from "./example.js";
 import { PhotoLibrary } from "./photos.js";
-import { Rng } from "./rng.js";
 import { exampleSeed, type Split } from "./splits.js";
 
 /**

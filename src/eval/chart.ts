@@ -51,7 +51,16 @@ function placeLabels(points: { px: number; py: number; label: string }[]): { cx:
   return points.map((p) => {
     const w = p.label.length * CHAR_W;
     const [ax, ay] = [POINT_R + 2 + w / 2, POINT_R + 2 + LABEL_H / 2];
-    const spots = [[0, -ay], [0, ay], [ax, 0], [-ax, 0], [ax, -ay], [ax, ay], [-ax, -ay], [-ax, ay]];
+    const spots = [
+      [0, -ay],
+      [0, ay],
+      [ax, 0],
+      [-ax, 0],
+      [ax, -ay],
+      [ax, ay],
+      [-ax, -ay],
+      [-ax, ay],
+    ];
     let best = { cost: Infinity, b: box(p.px, p.py - ay, w, LABEL_H) };
     for (const [dx, dy] of spots) {
       const b = box(p.px + dx, p.py + dy, w, LABEL_H);
@@ -66,7 +75,9 @@ function placeLabels(points: { px: number; py: number; label: string }[]): { cx:
 
 /** A line chart with labelled points as SVG, rendered headlessly by Vega-Lite (no browser, no canvas). */
 export async function lineChartSvg(c: LineChart): Promise<string> {
-  const points = c.series.flatMap((s) => s.points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y)).map((p, order) => ({ series: s.name, order, ...p })));
+  const points = c.series.flatMap((s) =>
+    s.points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y)).map((p, order) => ({ series: s.name, order, ...p })),
+  );
   // Fixed domains map data to pixels exactly, so that the labels can be placed here.
   const xDomain = extent(points.map((p) => p.x));
   const yDomain = extent(points.map((p) => p.y));

@@ -4,7 +4,10 @@ import type { EditProgress } from "../pipeline/editor.js";
 import type { EvalModel } from "./models.js";
 
 /** The paper's Table 4: seconds per edit in each stage, at batch 1 and at batch 8. */
-export const TIMED_STAGES = ["preprocess", "mllm", "edit-head", "vae-encode", "diffusion", "vae-decode", "total"] as const satisfies readonly (EditProgress["stage"] | "total")[];
+export const TIMED_STAGES = ["preprocess", "mllm", "edit-head", "vae-encode", "diffusion", "vae-decode", "total"] as const satisfies readonly (
+  | EditProgress["stage"]
+  | "total"
+)[];
 export type TimedStage = (typeof TIMED_STAGES)[number];
 
 const SINGLE_EDITS = 4;

@@ -1,24 +1,21 @@
+import type { EditParams } from "../core/params.js";
 import type { EditExample } from "../data/example.js";
 import type { Split } from "../data/splits.js";
 import { SynthEdit } from "../data/synthedit.js";
-import { measureEfficiency, type Efficiency } from "./efficiency.js";
-import { renderGallery, type GalleryRow } from "./gallery.js";
+import { type Efficiency, measureEfficiency } from "./efficiency.js";
+import { type GalleryRow, renderGallery } from "./gallery.js";
 import { finiteMean, l1, maskedL1, psnr, ssim } from "./metrics.js";
 import { editExamples, loadModels } from "./models.js";
-import { pairedBootstrap, type PairedDifference } from "./significance.js";
+import { type PairedDifference, pairedBootstrap } from "./significance.js";
 import { sweepTradeoff, type TradeoffPoint } from "./tradeoff.js";
 
-export interface EvalOptions {
+/** The edit parameters left out take each model's default. */
+export type EvalOptions = Pick<EditParams, "steps" | "changeThreshold" | "regionThreshold"> & {
   models: string[];
   split: Split;
   limit: number;
-  steps?: number;
   seed: number;
   batchSize: number;
-  /** Keep the input where the change is below this (default: each model's). */
-  changeThreshold?: number;
-  /** Keep the input outside the region head's region below this probability (models with a region head; default: each model's). */
-  regionThreshold?: number;
   /** Sweep α_V over the first `limit` examples (at most the evaluation's); no sweep when absent. */
   tradeoff?: { limit: number };
   /** Time each stage at batch 1 and 8. */
@@ -27,7 +24,7 @@ export interface EvalOptions {
   gallery?: boolean;
   /** Progress of each task (a model's evaluation, its α_V sweep, …): done of total. */
   onProgress?: (task: string, done: number, total: number) => void;
-}
+};
 
 /** Per-example scores of one model. */
 interface Scores {
@@ -217,7 +214,26 @@ export async function evaluate(o: EvalOptions): Promise<EvalRun> {
   const cached = { example: (split: Split, i: number) => (split === o.split && i < examples.length ? Promise.resolve(examples[i]) : gen.example(split, i)) };
   const gallery = o.gallery ? await renderGallery(models, cached, o.split, settings, o.onProgress) : null;
   return {
-    report: { split: o.split, limit: o.limit, steps: o.steps ?? null, seed: o.seed, batchSize: o.batchSize, changeThreshold: o.changeThreshold ?? null, regionThreshold: o.regionThreshold ?? null, input: aggregate(subsets, inputScores, false), inputOps: aggregate(ops, inputScores, false), models: results, comparisons: compare(subsets, results.map((m) => m.name), perExample), tradeoff, efficiency, gallery: gallery?.rows ?? null },
+    report: {
+      split: o.split,
+      limit: o.limit,
+      steps: o.steps ?? null,
+      seed: o.seed,
+      batchSize: o.batchSize,
+      changeThreshold: o.changeThreshold ?? null,
+      regionThreshold: o.regionThreshold ?? null,
+      input: aggregate(subsets, inputScores, false),
+      inputOps: aggregate(ops, inputScores, false),
+      models: results,
+      comparisons: compare(
+        subsets,
+        results.map((m) => m.name),
+        perExample,
+      ),
+      tradeoff,
+      efficiency,
+      gallery: gallery?.rows ?? null,
+    },
     galleryPng: gallery?.png ?? null,
   };
 }

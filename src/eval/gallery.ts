@@ -2,7 +2,7 @@ import type { EditExample, EditKind } from "../data/example.js";
 import { contactSheet, pickBalanced } from "../data/preview.js";
 import type { Split } from "../data/splits.js";
 import type { EditResult } from "../pipeline/editor.js";
-import { editExamples, type EditSettings, type EvalModel } from "./models.js";
+import { type EditSettings, type EvalModel, editExamples } from "./models.js";
 
 export const GALLERY_SIZE = 12;
 /** Pixels per image panel, whatever the models' resolution, so that captions fit under it. */

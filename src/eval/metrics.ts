@@ -61,17 +61,19 @@ function filterValid(plane: Float64Array, w: number, h: number, win: Float64Arra
   const ow = w - k + 1;
   const oh = h - k + 1;
   const tmp = new Float64Array(ow * h);
-  for (let y = 0; y < h; y++) for (let x = 0; x < ow; x++) {
-    let s = 0;
-    for (let i = 0; i < k; i++) s += plane[y * w + x + i] * win[i];
-    tmp[y * ow + x] = s;
-  }
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < ow; x++) {
+      let s = 0;
+      for (let i = 0; i < k; i++) s += plane[y * w + x + i] * win[i];
+      tmp[y * ow + x] = s;
+    }
   const out = new Float64Array(ow * oh);
-  for (let y = 0; y < oh; y++) for (let x = 0; x < ow; x++) {
-    let s = 0;
-    for (let i = 0; i < k; i++) s += tmp[(y + i) * ow + x] * win[i];
-    out[y * ow + x] = s;
-  }
+  for (let y = 0; y < oh; y++)
+    for (let x = 0; x < ow; x++) {
+      let s = 0;
+      for (let i = 0; i < k; i++) s += tmp[(y + i) * ow + x] * win[i];
+      out[y * ow + x] = s;
+    }
   return { data: out, w: ow, h: oh };
 }
 

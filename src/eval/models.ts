@@ -1,5 +1,6 @@
+import type { EditParams } from "../core/params.js";
 import type { EditExample } from "../data/example.js";
-import { MgieEditor, type EditResult } from "../pipeline/editor.js";
+import { type EditResult, MgieEditor } from "../pipeline/editor.js";
 
 /** A model under evaluation: its editor and the name it has in the report (unique within one run). */
 export interface EvalModel {
@@ -8,17 +9,11 @@ export interface EvalModel {
   editor: MgieEditor;
 }
 
-/** How every experiment runs the editor: batches of `batchSize`, the batch starting at example i seeded with seed + i. */
-export interface EditSettings {
-  steps?: number;
-  seed: number;
-  batchSize: number;
-  cfgText?: number;
-  cfgImage?: number;
-  changeThreshold?: number;
-  /** Applies to the models with a region head only. */
-  regionThreshold?: number;
-}
+/**
+ * How every experiment runs the editor: batches of `batchSize`, the batch starting at example i
+ * seeded with seed + i; regionThreshold applies to the models with a region head only.
+ */
+export type EditSettings = Pick<EditParams, "steps" | "cfgText" | "cfgImage" | "changeThreshold" | "regionThreshold"> & { seed: number; batchSize: number };
 
 /** Loads the models, which must share one resolution; a repeated name gets " (2)", " (3)"… */
 export async function loadModels(dirs: readonly string[]): Promise<EvalModel[]> {
@@ -33,7 +28,8 @@ export async function loadModels(dirs: readonly string[]): Promise<EvalModel[]> 
   }
   const res = models[0].editor.manifest.resolution;
   for (const m of models) {
-    if (m.editor.manifest.resolution !== res) throw new RangeError(`${m.dir} works at ${m.editor.manifest.resolution} px, ${dirs[0]} at ${res}: compare models of one resolution`);
+    if (m.editor.manifest.resolution !== res)
+      throw new RangeError(`${m.dir} works at ${m.editor.manifest.resolution} px, ${dirs[0]} at ${res}: compare models of one resolution`);
   }
   return models;
 }
@@ -50,7 +46,16 @@ export async function editExamples(
     const chunk = examples.slice(i, i + s.batchSize);
     const items = chunk.map((ex) => ({ image: ex.input, instruction: ex.instruction }));
     const regionThreshold = editor.hasRegionHead ? s.regionThreshold : undefined;
-    out.push(...(await editor.editBatch(items, { steps: s.steps, seed: s.seed + i, cfgText: s.cfgText, cfgImage: s.cfgImage, changeThreshold: s.changeThreshold, regionThreshold })));
+    out.push(
+      ...(await editor.editBatch(items, {
+        steps: s.steps,
+        seed: s.seed + i,
+        cfgText: s.cfgText,
+        cfgImage: s.cfgImage,
+        changeThreshold: s.changeThreshold,
+        regionThreshold,
+      })),
+    );
     onBatch?.(out.length);
   }
   return out;

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { svgToPng } from "./chart.js";
 import { TIMED_STAGES } from "./efficiency.js";
 import type { EvalReport, EvalRun, SubsetResult } from "./evaluate.js";
-import { BOOTSTRAP, verdict, type PairedDifference } from "./significance.js";
+import { BOOTSTRAP, type PairedDifference, verdict } from "./significance.js";
 import { TRADEOFF_CFG_IMAGES, TRADEOFF_CFG_TEXT, tradeoffSvg } from "./tradeoff.js";
 
 /** The files `writeReport` puts in the output folder. */
@@ -29,7 +29,12 @@ function subsetTables(r: EvalReport): string[] {
   const row = (name: string, x: SubsetResult) =>
     `| ${name} | ${f(x.l1)} | ${f(x.ssim, 3)} | ${f(x.psnr, 2)} | ${f(x.inside)} | ${f(x.outside)} | ${pct(x.exact)} | ${f(x.f1, 3)} |`;
   for (const s of Object.keys(r.input)) {
-    lines.push("", `## ${s} (n = ${r.input[s].n})`, "", ...tableHead(["method", "L1 ↓", "SSIM ↑", "PSNR ↑", "edit-region L1 ↓", "preservation L1 ↓", "ε exact ↑", "ε F1 ↑"]));
+    lines.push(
+      "",
+      `## ${s} (n = ${r.input[s].n})`,
+      "",
+      ...tableHead(["method", "L1 ↓", "SSIM ↑", "PSNR ↑", "edit-region L1 ↓", "preservation L1 ↓", "ε exact ↑", "ε F1 ↑"]),
+    );
     lines.push(row("unedited input", r.input[s]));
     for (const m of r.models) if (m.subsets[s]) lines.push(row(m.name, m.subsets[s]));
   }
@@ -66,13 +71,17 @@ function comparisons(r: EvalReport): string[] {
     "difference whose interval holds 0 is within what another draw of examples could reverse.",
     "",
     ...tableHead(["baseline", "subset", "n", "Δ L1", "L1", "Δ SSIM", "SSIM"]),
-    ...r.comparisons.map((c) => `| ${c.baseline} | ${c.subset} | ${c.n} | ${d(c.l1, 4)} | ${verdict(c.l1, true)} | ${d(c.ssim, 3)} | ${verdict(c.ssim, false)} |`),
+    ...r.comparisons.map(
+      (c) => `| ${c.baseline} | ${c.subset} | ${c.n} | ${d(c.l1, 4)} | ${verdict(c.l1, true)} | ${d(c.ssim, 3)} | ${verdict(c.ssim, false)} |`,
+    ),
   ];
 }
 
 /** The ablation, one row per model, when at least two of its variants were evaluated. */
 function ablation(r: EvalReport): string[] {
-  const models = r.models.filter((m) => ABLATION_VARIANTS.includes(m.variant)).sort((a, b) => ABLATION_VARIANTS.indexOf(a.variant) - ABLATION_VARIANTS.indexOf(b.variant));
+  const models = r.models
+    .filter((m) => ABLATION_VARIANTS.includes(m.variant))
+    .sort((a, b) => ABLATION_VARIANTS.indexOf(a.variant) - ABLATION_VARIANTS.indexOf(b.variant));
   if (new Set(models.map((m) => m.variant)).size < 2) return [];
   const subsets = ["all", "ambiguous"];
   const metrics: [string, (x: SubsetResult | undefined) => string][] = [
@@ -180,7 +189,7 @@ export function reportMarkdown(r: EvalReport): string {
     ...efficiency(r),
     ...gallery(r),
   ];
-  return lines.join("\n") + "\n";
+  return `${lines.join("\n")}\n`;
 }
 
 /** Writes report.md, results.json and, as the run has them, the trade-off chart and the gallery; returns the Markdown. */
@@ -188,7 +197,7 @@ export async function writeReport(run: EvalRun, dir: string): Promise<string> {
   await mkdir(dir, { recursive: true });
   const md = reportMarkdown(run.report);
   await writeFile(join(dir, REPORT_FILES.markdown), md);
-  await writeFile(join(dir, REPORT_FILES.json), JSON.stringify(run.report, null, 2) + "\n");
+  await writeFile(join(dir, REPORT_FILES.json), `${JSON.stringify(run.report, null, 2)}\n`);
   if (run.report.tradeoff) {
     const svg = await tradeoffSvg(run.report.tradeoff);
     await writeFile(join(dir, REPORT_FILES.tradeoffSvg), svg);

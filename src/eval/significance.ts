@@ -1,4 +1,4 @@
-import { Rng } from "../data/rng.js";
+import { Rng } from "../core/rng.js";
 
 /** The mean of a[i] - b[i] and a confidence interval for it. */
 export interface PairedDifference {

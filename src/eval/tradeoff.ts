@@ -1,7 +1,7 @@
 import type { EditExample } from "../data/example.js";
 import { lineChartSvg } from "./chart.js";
 import { finiteMean, maskedL1, ssim } from "./metrics.js";
-import { editExamples, type EditSettings, type EvalModel } from "./models.js";
+import { type EditSettings, type EvalModel, editExamples } from "./models.js";
 
 /** The paper's Figure 3: α_X fixed, α_V swept. */
 export const TRADEOFF_CFG_TEXT = 7.5;

@@ -2,7 +2,7 @@ import { readFile, stat, writeFile } from "node:fs/promises";
 import { extname } from "node:path";
 import sharp, { type Metadata } from "sharp";
 import { ImageInputError } from "../errors.js";
-import { fromUint8, toUint8, type RgbImage } from "./raster.js";
+import { fromUint8, type RgbImage, toUint8 } from "./raster.js";
 
 /** Default ceiling on decoded pixels: large enough for a 50-megapixel photo, small enough to refuse decompression bombs. */
 export const DEFAULT_MAX_PIXELS = 50_000_000;

@@ -25,10 +25,7 @@ export function cloneImage(img: RgbImage): RgbImage {
 }
 
 /** Applies `f` to every pixel; `f` writes the new colour into `out`. */
-export function mapPixels(
-  img: RgbImage,
-  f: (r: number, g: number, b: number, out: Float32Array, x: number, y: number) => void,
-): RgbImage {
+export function mapPixels(img: RgbImage, f: (r: number, g: number, b: number, out: Float32Array, x: number, y: number) => void): RgbImage {
   const res = createImage(img.width, img.height);
   const px = new Float32Array(3);
   const src = img.data;
@@ -46,7 +43,7 @@ export function mapPixels(
 }
 
 export function clamp01(v: number): number {
-  return v < 0 ? 0 : v > 1 ? 1 : v;
+  return v < 0 ? 0 : Math.min(v, 1);
 }
 
 /** Rec. 601 luma, the weights of classic grayscale conversion. */

@@ -1,8 +1,8 @@
 import type { InferenceSession } from "onnxruntime-node";
-import type { Rng } from "../data/rng.js";
+import type { Rng } from "../core/rng.js";
 import { InvalidArgumentError } from "../errors.js";
-import { concatFloat32, f32, i64, run } from "./onnx.js";
 import type { Manifest } from "./modelDir.js";
+import { concatFloat32, f32, i64, run } from "./onnx.js";
 import type { Tokenizer } from "./tokenizer.js";
 
 export interface DecodeOptions {
@@ -57,7 +57,9 @@ export class Mllm {
   private checkPrompt(instruction: string): number[] {
     const prompt = this.tok.promptIds(instruction);
     if (prompt.length > this.maxPromptTokens) {
-      throw new InvalidArgumentError(`the instruction is ${prompt.length} tokens with the prompt; this model takes at most ${this.maxPromptTokens}: shorten it`);
+      throw new InvalidArgumentError(
+        `the instruction is ${prompt.length} tokens with the prompt; this model takes at most ${this.maxPromptTokens}: shorten it`,
+      );
     }
     return prompt;
   }
@@ -138,7 +140,7 @@ export function pickToken(logits: Float32Array, opts: DecodeOptions): number {
   for (const v of logits) max = Math.max(max, v);
   const probs = Array.from(logits, (v, i) => ({ i, p: Math.exp((v - max) / opts.temperature) }));
   const z = probs.reduce((s, e) => s + e.p, 0);
-  probs.forEach((e) => (e.p /= z));
+  for (const e of probs) e.p /= z;
   probs.sort((a, b) => b.p - a.p || a.i - b.i);
   const kept: typeof probs = [];
   let mass = 0;

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
+import { type ModelDefaults, paramSchema } from "../core/params.js";
 import { MgieError } from "../errors.js";
 import { Tokenizer } from "./tokenizer.js";
 
@@ -46,13 +47,13 @@ export const ManifestSchema = z.object({
     residual: z.boolean().default(false),
     /** Decode the change: output = input + D(z_edited) - D(z_input), so the VAE's error cancels where nothing changes. */
     residual_decode: z.boolean().default(false),
-    /** Keep the input where the decoded change is below this in every channel ([0, 1] units); see keepSignificantChanges. */
-    change_threshold: z.number().min(0).max(1).default(0),
-    /** Keep the input outside the region head's region (probability below this); 0 without a region head. See keepInsideRegion. */
-    region_threshold: z.number().min(0).max(1).default(0),
-    steps: z.number().int().positive(),
-    cfg_text: z.number(),
-    cfg_image: z.number(),
+    // The model's defaults of the edit parameters (EDIT_PARAMETERS says what each means and its range).
+    // Manifests exported before the two thresholds existed have none: 0 keeps every change.
+    change_threshold: paramSchema("changeThreshold").default(0),
+    region_threshold: paramSchema("regionThreshold").default(0),
+    steps: paramSchema("steps"),
+    cfg_text: paramSchema("cfgText"),
+    cfg_image: paramSchema("cfgImage"),
   }),
   components: z.record(z.string(), ComponentSchema),
   /** FLOPs of one call of each component at batch 1 (for the benchmark). */
@@ -60,6 +61,20 @@ export const ManifestSchema = z.object({
   training: z.record(z.string(), z.unknown()),
 });
 export type Manifest = z.infer<typeof ManifestSchema>;
+
+/** The manifest's defaults for the edit parameters that default to the model's. */
+export function modelDefaults(m: Manifest): ModelDefaults {
+  const d = m.diffusion;
+  return {
+    steps: d.steps,
+    cfgText: d.cfg_text,
+    cfgImage: d.cfg_image,
+    changeThreshold: d.change_threshold,
+    regionThreshold: d.region_threshold,
+    regionHead: m.components.region_head !== undefined,
+    variant: m.variant,
+  };
+}
 
 /** Components each variant must ship, and the region head wherever the manifest uses or lists one. */
 export function requiredComponents(m: Manifest): string[] {
@@ -109,7 +124,9 @@ export async function loadModelDir(dir: string): Promise<ModelDir> {
   try {
     raw = await readFile(manifestPath, "utf8");
   } catch (cause) {
-    throw new ModelDirError(`${dir} is not an mgie model directory: no manifest.json (give --model a folder written by 'python3 -m mgie_train export')`, { cause });
+    throw new ModelDirError(`${dir} is not an mgie model directory: no manifest.json (give --model a folder written by 'python3 -m mgie_train export')`, {
+      cause,
+    });
   }
   let json: unknown;
   try {
@@ -138,7 +155,8 @@ export async function loadModelDir(dir: string): Promise<ModelDir> {
   for (const name of requiredComponents(manifest)) {
     const c = manifest.components[name];
     if (!c) {
-      const why = name === "region_head" ? `its diffusion.region_threshold (${manifest.diffusion.region_threshold}) needs` : `a ${manifest.variant} model needs`;
+      const why =
+        name === "region_head" ? `its diffusion.region_threshold (${manifest.diffusion.region_threshold}) needs` : `a ${manifest.variant} model needs`;
       throw new ModelDirError(`${manifestPath} lists no '${name}' component, which ${why}`);
     }
     files[name] = await readChecked(dir, c.file, c.bytes, c.sha256, `component '${name}'`);

@@ -16,11 +16,19 @@ export function f32(data: Float32Array, dims: readonly number[]): ort.Tensor {
 }
 
 export function i64(values: readonly number[], dims: readonly number[]): ort.Tensor {
-  return new ort.Tensor("int64", BigInt64Array.from(values, (v) => BigInt(v)), dims);
+  return new ort.Tensor(
+    "int64",
+    BigInt64Array.from(values, (v) => BigInt(v)),
+    dims,
+  );
 }
 
 export function bool(values: readonly boolean[], dims: readonly number[]): ort.Tensor {
-  return new ort.Tensor("bool", Uint8Array.from(values, (v) => (v ? 1 : 0)), dims);
+  return new ort.Tensor(
+    "bool",
+    Uint8Array.from(values, (v) => (v ? 1 : 0)),
+    dims,
+  );
 }
 
 /** Runs a session and returns its outputs as float32 data with their dims. */

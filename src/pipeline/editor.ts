@@ -1,45 +1,26 @@
 import { fileURLToPath } from "node:url";
 import type { InferenceSession, Tensor } from "onnxruntime-node";
-import sharp from "sharp";
-import { z } from "zod";
-import { Rng } from "../data/rng.js";
+import { checkInstruction, type EditParams, type ResolvedEditParams, resolveEditParams } from "../core/params.js";
+import { Rng } from "../core/rng.js";
 import { InvalidArgumentError, MgieError } from "../errors.js";
-import { readImage } from "../image/io.js";
-import { fromUint8, toUint8, type RgbImage } from "../image/raster.js";
-import { Mllm, type Imagination } from "../models/mllm.js";
-import { loadModelDir, type Manifest, type ModelDir } from "../models/modelDir.js";
+import { type ImageInput, ImageProcessor } from "../image/processor.js";
+import type { RgbImage } from "../image/raster.js";
+import { type Imagination, Mllm } from "../models/mllm.js";
+import { loadModelDir, type Manifest, type ModelDir, modelDefaults } from "../models/modelDir.js";
 import { bool, concatFloat32, createSession, f32, i64, run } from "../models/onnx.js";
 import type { Tokenizer } from "../models/tokenizer.js";
-import { DDIMScheduler } from "../schedulers/ddim.js";
-import { EulerAncestralScheduler } from "../schedulers/eulerAncestral.js";
-import type { Scheduler } from "../schedulers/scheduler.js";
 import { toEpsilon } from "../schedulers/prediction.js";
+import { createScheduler } from "../schedulers/registry.js";
+import type { Scheduler } from "../schedulers/scheduler.js";
 import { keepSignificantChanges } from "./changeThreshold.js";
-import { keepInsideRegion, regionThresholdFor } from "./region.js";
 import { dualGuidance, guidanceGroups } from "./guidance.js";
+import { keepInsideRegion } from "./region.js";
 
 /** The model shipped in the repository. */
 export const DEFAULT_MODEL_DIR = fileURLToPath(new URL("../../models/mgie-e2e", import.meta.url));
 
-export const SCHEDULERS = ["euler-ancestral", "ddim"] as const;
-export const MAX_INSTRUCTION_CHARS = 1000;
-
-const OptionsSchema = z.object({
-  steps: z.number().int().min(1).max(1000).optional(),
-  seed: z.number().int().min(0).max(2 ** 32 - 1).default(0),
-  cfgText: z.number().finite().min(0).max(100).optional(),
-  cfgImage: z.number().finite().min(0).max(100).optional(),
-  /** Keep the input where the change is below this in every channel ([0, 1] units); 0 keeps every change. */
-  changeThreshold: z.number().finite().min(0).max(1).optional(),
-  /** Keep the input where the region head gives the edit less than this probability (MGIE models with a region head); 0 keeps every change. */
-  regionThreshold: z.number().finite().min(0).max(1).optional(),
-  scheduler: z.enum(SCHEDULERS).default("euler-ancestral"),
-  temperature: z.number().finite().min(0).max(10).default(0),
-  topP: z.number().finite().gt(0).max(1).default(1),
-  expressive: z.string().max(MAX_INSTRUCTION_CHARS).optional(),
-});
-
-export type EditOptions = z.input<typeof OptionsSchema> & {
+/** The edit parameters (see EDIT_PARAMETERS; any left out take their default), progress and cancellation. */
+export type EditOptions = EditParams & {
   /** Called as the edit goes: which stage, and the diffusion step. */
   onProgress?: (p: EditProgress) => void;
   signal?: AbortSignal;
@@ -58,28 +39,11 @@ export interface EditResult {
   /** The final latent before decoding, [C, h, w] (for debugging and parity checks). */
   latent: Float32Array;
 }
-export type ImageInput = RgbImage | string | Uint8Array;
 
 /** Test hook: fixed noise in place of the seeded generator, to compare with another implementation. */
 export interface FixedNoise {
   initial: Float32Array;
   steps: Float32Array[];
-}
-
-function validate(options: EditOptions): z.output<typeof OptionsSchema> {
-  const { onProgress: _p, signal: _s, ...rest } = options;
-  const parsed = OptionsSchema.safeParse(rest);
-  if (!parsed.success) {
-    const i = parsed.error.issues[0];
-    throw new InvalidArgumentError(`option ${i.path.join(".") || "(options)"}: ${i.message}`);
-  }
-  return parsed.data;
-}
-
-function checkInstruction(text: unknown): string {
-  if (typeof text !== "string" || text.trim().length === 0) throw new InvalidArgumentError("the instruction is empty: say what to change, e.g. \"make it brighter\"");
-  if (text.length > MAX_INSTRUCTION_CHARS) throw new InvalidArgumentError(`the instruction is ${text.length} characters; at most ${MAX_INSTRUCTION_CHARS}`);
-  return text;
 }
 
 /**
@@ -90,12 +54,15 @@ function checkInstruction(text: unknown): string {
  */
 export class MgieEditor {
   private nullU: Float32Array | null = null;
+  private readonly processor: ImageProcessor;
 
   private constructor(
     readonly model: ModelDir,
     private readonly s: Record<string, InferenceSession>,
     private readonly mllm: Mllm | null,
-  ) {}
+  ) {
+    this.processor = new ImageProcessor(model.manifest.resolution);
+  }
 
   static async load(dir: string = DEFAULT_MODEL_DIR, options: { threads?: number } = {}): Promise<MgieEditor> {
     const model = await loadModelDir(dir);
@@ -132,14 +99,14 @@ export class MgieEditor {
   /** Several edits at once, batched through the VAE, edit head and UNet. */
   async editBatch(items: readonly { image: ImageInput; instruction: string }[], options: EditOptions = {}, noise?: FixedNoise): Promise<EditResult[]> {
     if (items.length === 0) throw new InvalidArgumentError("nothing to edit: give at least one image and instruction");
-    const o = validate(options);
+    const { onProgress, signal, ...params } = options;
+    const o = resolveEditParams(modelDefaults(this.manifest), params);
     const m = this.manifest;
     const instructions = items.map((it) => checkInstruction(it.instruction));
-    const regionThreshold = regionThresholdFor(m, o.regionThreshold);
     const timings: Record<string, number> = {};
-    const progress = options.onProgress ?? (() => {});
+    const progress = onProgress ?? (() => {});
     const checkAbort = () => {
-      if (options.signal?.aborted) throw new MgieError("ABORTED", "the edit was cancelled");
+      if (signal?.aborted) throw new MgieError("ABORTED", "the edit was cancelled");
     };
     const timed = async <T>(stage: EditProgress["stage"], f: () => Promise<T>): Promise<T> => {
       checkAbort();
@@ -153,61 +120,39 @@ export class MgieEditor {
     const b = items.length;
     const res = m.resolution;
 
-    const pixels = await timed("preprocess", async () => Promise.all(items.map((it) => this.preprocess(it.image))));
+    const pixels = await timed("preprocess", async () => Promise.all(items.map((it) => this.processor.toModel(it.image))));
     const batchPixels = concatFloat32(...pixels);
 
     const { u, nullU, texts } = await this.condition(pixels, instructions, o, timed);
     const region =
-      regionThreshold > 0
+      o.regionThreshold > 0
         ? await timed("edit-head", async () => (await run(this.s.region_head, { context: f32(u, [b, m.condition.length, m.condition.dim]) })).region.data)
         : null;
 
     const zImg = await timed("vae-encode", async () => (await run(this.s.vae_encoder, { image: f32(batchPixels, [b, 3, res, res]) })).latent.data);
 
-    const steps = o.steps ?? m.diffusion.steps;
-    const sched = this.scheduler(o.scheduler, steps);
-    const cfgText = o.cfgText ?? m.diffusion.cfg_text;
-    const cfgImage = o.cfgImage ?? m.diffusion.cfg_image;
+    const d = m.diffusion;
+    const sched = createScheduler(o.scheduler, { trainSteps: d.train_steps, betaStart: d.beta_start, betaEnd: d.beta_end }, o.steps);
     const z = await timed("diffusion", async () =>
-      this.denoise(sched, zImg, b, u, nullU, cfgText, cfgImage, o.seed, noise, (i) => {
+      this.denoise(sched, zImg, b, u, nullU, o.cfgText, o.cfgImage, o.seed, noise, (i) => {
         checkAbort();
-        progress({ stage: "diffusion", step: i + 1, steps });
+        progress({ stage: "diffusion", step: i + 1, steps: o.steps });
       }),
     );
 
-    const changeThreshold = o.changeThreshold ?? m.diffusion.change_threshold;
     const images = await timed("vae-decode", async () => {
-      const out = keepSignificantChanges(await this.decode(z, zImg, batchPixels, b), batchPixels, res * res, changeThreshold);
-      return splitImages(region ? keepInsideRegion(out, batchPixels, region, res * res, regionThreshold) : out, b, res);
+      const out = keepSignificantChanges(await this.decode(z, zImg, batchPixels, b), batchPixels, res * res, o.changeThreshold);
+      return this.processor.fromModel(region ? keepInsideRegion(out, batchPixels, region, res * res, o.regionThreshold) : out, b);
     });
     timings.total = performance.now() - started;
     const per = z.length / b;
     return images.map((image, i) => ({ image, expressiveInstruction: texts[i], timings: { ...timings }, latent: z.slice(i * per, (i + 1) * per) }));
   }
 
-  /** Centre square crop, resized to the model's resolution, as [1,3,res,res] in [-1,1]. */
-  private async preprocess(input: ImageInput): Promise<Float32Array> {
-    const img = typeof input === "string" || input instanceof Uint8Array ? await readImage(input) : input;
-    const res = this.manifest.resolution;
-    const side = Math.min(img.width, img.height);
-    const raw = toUint8(img);
-    const data =
-      img.width === res && img.height === res
-        ? raw
-        : await sharp(raw, { raw: { width: img.width, height: img.height, channels: 3 } })
-            .extract({ left: Math.floor((img.width - side) / 2), top: Math.floor((img.height - side) / 2), width: side, height: side })
-            .resize(res, res, { kernel: "lanczos3" })
-            .raw()
-            .toBuffer();
-    const out = new Float32Array(3 * res * res);
-    for (let p = 0; p < res * res; p++) for (let c = 0; c < 3; c++) out[c * res * res + p] = data[p * 3 + c] / 127.5 - 1;
-    return out;
-  }
-
   private async condition(
     pixels: Float32Array[],
     instructions: string[],
-    o: z.output<typeof OptionsSchema>,
+    o: ResolvedEditParams,
     timed: <T>(stage: EditProgress["stage"], f: () => Promise<T>) => Promise<T>,
   ): Promise<{ u: Float32Array; nullU: Float32Array; texts: string[] }> {
     const m = this.manifest;
@@ -275,12 +220,6 @@ export class MgieEditor {
     return this.nullU;
   }
 
-  private scheduler(name: (typeof SCHEDULERS)[number], steps: number): Scheduler {
-    const d = this.manifest.diffusion;
-    const cfg = { trainSteps: d.train_steps, betaStart: d.beta_start, betaEnd: d.beta_end };
-    return name === "ddim" ? new DDIMScheduler(cfg, steps) : new EulerAncestralScheduler(cfg, steps);
-  }
-
   /**
    * The diffusion loop: per step one UNet call on the batch [(V,U), (V,null), (null,null)], or on
    * (V,U) alone when both guidance scales are 1.
@@ -319,11 +258,13 @@ export class MgieEditor {
     for (let i = 0; i < sched.timesteps.length; i++) {
       const scaled = sched.scaleModelInput(x, i);
       for (let g = 0; g < groups; g++) for (let k = 0; k < b; k++) latIn.set(scaled.subarray(k * c * hw, (k + 1) * c * hw), (g * b + k) * item);
-      const out = (await run(this.s.unet, {
-        latent: f32(latIn, dims),
-        timestep: f32(new Float32Array(groups * b).fill(sched.timesteps[i]), [groups * b]),
-        context: f32(context, [groups * b, m.condition.length, m.condition.dim]),
-      })).noise.data;
+      const out = (
+        await run(this.s.unet, {
+          latent: f32(latIn, dims),
+          timestep: f32(new Float32Array(groups * b).fill(sched.timesteps[i]), [groups * b]),
+          context: f32(context, [groups * b, m.condition.length, m.condition.dim]),
+        })
+      ).noise.data;
       // Guidance weights sum to one, so guiding the UNet's output and converting once equals guiding the noise.
       const guided = groups === 1 ? out : dualGuidance(out, size, cfgText, cfgImage);
       const eps = toEpsilon(guided, scaled, sched.alphaCumprod(i), m.diffusion.prediction);
@@ -349,21 +290,4 @@ export class MgieEditor {
     for (let k = 0; k < n; k++) out[k] = Math.min(1, Math.max(-1, input[k] + both[k] - both[n + k]));
     return out;
   }
-}
-
-/** NCHW [-1,1] -> RGB images in [0,1]. */
-function splitImages(data: Float32Array, b: number, res: number): RgbImage[] {
-  const out: RgbImage[] = [];
-  const plane = res * res;
-  for (let k = 0; k < b; k++) {
-    const bytes = new Uint8Array(3 * plane);
-    for (let p = 0; p < plane; p++) {
-      for (let ch = 0; ch < 3; ch++) {
-        const v = (data[(k * 3 + ch) * plane + p] + 1) * 127.5;
-        bytes[p * 3 + ch] = Math.round(Math.min(255, Math.max(0, v)));
-      }
-    }
-    out.push(fromUint8(res, res, bytes));
-  }
-  return out;
 }

@@ -1,18 +1,3 @@
-import { InvalidArgumentError } from "../errors.js";
-import type { Manifest } from "../models/modelDir.js";
-
-/**
- * The region threshold an edit uses: the requested one, else the model's. Above 0 only for a model
- * with a region head; anything else is refused, by the editor and by the server before it queues.
- */
-export function regionThresholdFor(manifest: Manifest, requested: number | undefined): number {
-  const t = requested ?? manifest.diffusion.region_threshold;
-  if (t > 0 && !manifest.components.region_head) {
-    throw new InvalidArgumentError(`regionThreshold must be 0: this ${manifest.variant} model has no region head (an MGIE model exported after its 'region' training stage has one)`);
-  }
-  return t;
-}
-
 /**
  * Keeps the input outside the region an MGIE edit is about. `region` holds, per pixel, the region
  * head's probability that the edit changes it (its per-cell probabilities upsampled to the image):
@@ -25,7 +10,9 @@ export function regionThresholdFor(manifest: Manifest, requested: number | undef
  */
 export function keepInsideRegion(output: Float32Array, input: Float32Array, region: Float32Array, plane: number, threshold: number): Float32Array {
   if (output.length !== input.length || output.length !== 3 * region.length || region.length % plane !== 0) {
-    throw new RangeError(`output (${output.length}), input (${input.length}) and region (${region.length}) must be NCHW batches of ${plane}-pixel planes, 3 channels to 1`);
+    throw new RangeError(
+      `output (${output.length}), input (${input.length}) and region (${region.length}) must be NCHW batches of ${plane}-pixel planes, 3 channels to 1`,
+    );
   }
   if (threshold <= 0) return output;
   for (let image = 0; image < region.length / plane; image++) {

@@ -7,7 +7,8 @@ import type { Scheduler } from "./scheduler.js";
  * goes to a' = 1 (the clean latent).
  */
 export class DDIMScheduler implements Scheduler {
-  readonly name = "ddim";
+  static readonly schedulerName = "ddim";
+  readonly name = DDIMScheduler.schedulerName;
   readonly timesteps: readonly number[];
   readonly initNoiseSigma = 1;
   readonly stochastic = false;

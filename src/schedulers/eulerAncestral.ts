@@ -8,7 +8,8 @@ import type { Scheduler } from "./scheduler.js";
  * where sigma_up^2 = s'^2 (s^2 - s'^2) / s^2 and sigma_down^2 = s'^2 - sigma_up^2.
  */
 export class EulerAncestralScheduler implements Scheduler {
-  readonly name = "euler-ancestral";
+  static readonly schedulerName = "euler-ancestral";
+  readonly name = EulerAncestralScheduler.schedulerName;
   readonly timesteps: readonly number[];
   readonly sigmas: readonly number[];
   readonly initNoiseSigma: number;

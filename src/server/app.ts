@@ -1,7 +1,7 @@
 import multipart from "@fastify/multipart";
 import Fastify, { type FastifyInstance } from "fastify";
 import { bearerAuth } from "./auth.js";
-import { createEditQueue, type EditQueue, type Editor } from "./editJobs.js";
+import { createEditQueue, type Editor, type EditQueue } from "./editJobs.js";
 import { MAX_FIELD_BYTES } from "./editSubmission.js";
 import { errorReply } from "./httpErrors.js";
 import { registerApiRoutes } from "./routes.js";
@@ -55,7 +55,11 @@ function jsonBodyLimit(maxImageBytes: number): number {
 export async function createServer(editor: Editor, options: Partial<ServerOptions> = {}): Promise<MgieServer> {
   const o: ServerOptions = { ...DEFAULT_SERVER_OPTIONS, ...options };
   const limits = { maxImageBytes: o.maxImageBytes, maxImagePixels: o.maxImagePixels };
-  const queue = createEditQueue(editor, { concurrency: o.concurrency, maxQueued: o.maxQueued, keepFinishedMs: o.keepFinishedMs, maxFinished: o.maxFinished }, o.log);
+  const queue = createEditQueue(
+    editor,
+    { concurrency: o.concurrency, maxQueued: o.maxQueued, keepFinishedMs: o.keepFinishedMs, maxFinished: o.maxFinished },
+    o.log,
+  );
   const app = Fastify({ logger: false, bodyLimit: jsonBodyLimit(o.maxImageBytes) });
 
   await app.register(multipart, {
@@ -71,7 +75,9 @@ export async function createServer(editor: Editor, options: Partial<ServerOption
     return reply.code(r.status).headers(r.headers).send(r.body);
   });
   app.setNotFoundHandler((request, reply) =>
-    reply.code(404).send({ error: { code: "NOT_FOUND", message: `no route ${request.method} ${request.url.split("?")[0]}; the API is described at /openapi.json` } }),
+    reply
+      .code(404)
+      .send({ error: { code: "NOT_FOUND", message: `no route ${request.method} ${request.url.split("?")[0]}; the API is described at /openapi.json` } }),
   );
   // Fastify answers new requests with 503 from here on; queued edits fail, running ones get a grace period.
   app.addHook("preClose", async () => queue.close(o.shutdownGraceMs));

@@ -23,6 +23,10 @@ export function bearerAuth(token: string) {
     const header = request.headers.authorization ?? "";
     const match = /^Bearer\s+(.+)$/i.exec(header);
     if (match && timingSafeEqual(digest(match[1].trim()), expected)) return;
-    throw new ApiError(401, "UNAUTHORIZED", match ? "the bearer token is wrong" : "this server needs a bearer token: send the header 'Authorization: Bearer <token>'");
+    throw new ApiError(
+      401,
+      "UNAUTHORIZED",
+      match ? "the bearer token is wrong" : "this server needs a bearer token: send the header 'Authorization: Bearer <token>'",
+    );
   };
 }

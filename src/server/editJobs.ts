@@ -1,8 +1,9 @@
+import { paramsOf, resolveEditParams } from "../core/params.js";
 import { MgieError } from "../errors.js";
 import { encodeImage, readImage } from "../image/io.js";
+import { modelDefaults } from "../models/modelDir.js";
 import type { EditProgress, MgieEditor } from "../pipeline/editor.js";
-import { regionThresholdFor } from "../pipeline/region.js";
-import { JobQueue, type Job, type JobQueueOptions } from "./jobQueue.js";
+import { type Job, JobQueue, type JobQueueOptions } from "./jobQueue.js";
 import type { EditParams, JobView } from "./schemas.js";
 
 /** What the server needs of an editor (tests wrap the real one to hold edits back). */
@@ -42,20 +43,13 @@ export function createEditQueue(editor: Editor, options: JobQueueOptions, log?: 
   }, options);
 }
 
-/** The parameters an edit runs with: the request's, and the model's defaults for the rest. */
-export function resolveParams(params: EditParams, editor: Editor): Required<EditParams> {
-  const d = editor.manifest.diffusion;
-  return {
-    instruction: params.instruction,
-    steps: params.steps ?? d.steps,
-    seed: params.seed ?? 0,
-    cfgText: params.cfgText ?? d.cfg_text,
-    cfgImage: params.cfgImage ?? d.cfg_image,
-    changeThreshold: params.changeThreshold ?? d.change_threshold,
-    // Refused here, before the upload is queued (400), when the model has no region head.
-    regionThreshold: regionThresholdFor(editor.manifest, params.regionThreshold),
-    scheduler: params.scheduler ?? "euler-ancestral",
-  };
+/**
+ * The parameters an edit runs with: the request's, and the model's defaults for the rest. Resolved
+ * (and so checked against the model) before the upload is queued, so that a bad one is a 400.
+ */
+export function resolveParams({ instruction, ...params }: EditParams, editor: Editor): Required<EditParams> {
+  const resolved = resolveEditParams(modelDefaults(editor.manifest), params);
+  return { instruction, ...Object.fromEntries(paramsOf("serve").map((name) => [name, resolved[name as keyof typeof resolved]])) } as Required<EditParams>;
 }
 
 /**

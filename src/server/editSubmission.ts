@@ -1,6 +1,7 @@
 import type { FastifyRequest } from "fastify";
+import type { z } from "zod";
 import { ApiError, UNSUPPORTED_BODY_MESSAGE } from "./httpErrors.js";
-import { EditJsonBodySchema, EditParamsSchema, fromFormFields, parseFields, type EditParams } from "./schemas.js";
+import { EditJsonBodySchema, type EditParams, EditParamsSchema, fromFormFields } from "./schemas.js";
 
 /** Multipart text fields are short; this bounds each one (the instruction needs at most 4 KB of UTF-8). */
 export const MAX_FIELD_BYTES = 16 * 1024;
@@ -31,7 +32,8 @@ async function readMultipart(request: FastifyRequest): Promise<EditSubmission> {
       }
       image = await part.toBuffer();
     } else {
-      if (part.fieldname === "image") throw new ApiError(400, "INVALID_ARGUMENT", "image is a text field: send the image as a file (multipart file field 'image')", "image");
+      if (part.fieldname === "image")
+        throw new ApiError(400, "INVALID_ARGUMENT", "image is a text field: send the image as a file (multipart file field 'image')", "image");
       if (part.valueTruncated) throw new ApiError(400, "INVALID_ARGUMENT", `field '${part.fieldname}' is over ${MAX_FIELD_BYTES} bytes`, part.fieldname);
       fields[part.fieldname] = String(part.value);
     }
@@ -46,7 +48,7 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 function readJson(body: unknown): EditSubmission {
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
-    throw new ApiError(400, "INVALID_ARGUMENT", "the JSON body must be an object: {\"image\": \"<base64>\", \"instruction\": \"...\", ...}");
+    throw new ApiError(400, "INVALID_ARGUMENT", 'the JSON body must be an object: {"image": "<base64>", "instruction": "...", ...}');
   }
   const { image, ...params } = parseFields(EditJsonBodySchema, body);
   const base64 = image.replace(DATA_URL, "").replace(/\s+/g, "");
@@ -54,4 +56,17 @@ function readJson(body: unknown): EditSubmission {
     throw new ApiError(400, "INVALID_ARGUMENT", "image is not valid base64: send the file's bytes base64-encoded, optionally as a data: URL", "image");
   }
   return { image: Buffer.from(base64, "base64"), params };
+}
+
+/** Validates request fields with `schema`; the first problem becomes a 400 naming the field. */
+function parseFields<S extends z.ZodObject>(schema: S, fields: unknown): z.output<S> {
+  const parsed = schema.safeParse(fields);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  if (issue.code === "unrecognized_keys") {
+    const known = Object.keys(schema.shape).join(", ");
+    throw new ApiError(400, "INVALID_ARGUMENT", `unknown field '${issue.keys[0]}'; the fields are ${known}`, issue.keys[0]);
+  }
+  const field = issue.path.length > 0 ? String(issue.path[0]) : undefined;
+  throw new ApiError(400, "INVALID_ARGUMENT", issue.message, field);
 }

@@ -68,7 +68,7 @@ export function errorReply(err: unknown, maxImageBytes: number): ErrorReply {
   if (err instanceof QueueFullError) return reply(429, err.code, err.message, undefined, { "retry-after": String(err.retryAfterSeconds) });
   if (err instanceof QueueClosedError) return reply(503, err.code, err.message);
   if (err instanceof ImageInputError) return reply(IMAGE_STATUS[err.code] ?? 400, err.code, err.message, "image");
-  if (err instanceof InvalidArgumentError) return reply(400, err.code, err.message);
+  if (err instanceof InvalidArgumentError) return reply(400, err.code, err.message, err.field);
   const e = err as { statusCode?: unknown; code?: unknown; message?: unknown };
   if (typeof e.statusCode === "number" && e.statusCode >= 400 && e.statusCode < 500) {
     const code = typeof e.code === "string" ? e.code : "BAD_REQUEST";

@@ -1,5 +1,5 @@
 import type { FastifyReply } from "fastify";
-import { jobView, type EditJob, type EditQueue } from "./editJobs.js";
+import { type EditJob, type EditQueue, jobView } from "./editJobs.js";
 
 /** A comment line this often keeps proxies and browsers from closing an idle stream. */
 const KEEP_ALIVE_MS = 15_000;

@@ -121,8 +121,8 @@ export class JobQueue<I, X, R, P> {
 
   /** Follows a job that has not finished, until it does (listeners are dropped then); returns the unsubscribe function. */
   subscribe(id: string, listener: JobListener<I, R, P>): () => void {
-    let set = this.listeners.get(id);
-    if (!set) this.listeners.set(id, (set = new Set()));
+    const set = this.listeners.get(id) ?? new Set();
+    this.listeners.set(id, set);
     set.add(listener);
     return () => {
       set.delete(listener);

@@ -103,11 +103,18 @@ export function openApiDocument(options: { tokenRequired: boolean }): Record<str
             "Events: `status` (a Job; first the current state, then on each status or queue-position change), " +
             "`progress` (a Progress), and last `done` or `failed` (a Job), after which the stream ends.",
           parameters: [idParam],
-          responses: { "200": { description: "the event stream", content: { "text/event-stream": { schema: { type: "string" } } } }, "404": error("no such edit"), ...auth },
+          responses: {
+            "200": { description: "the event stream", content: { "text/event-stream": { schema: { type: "string" } } } },
+            "404": error("no such edit"),
+            ...auth,
+          },
         },
       },
       "/v1/models": {
-        get: { summary: "The model served, its defaults, and the request limits", responses: { "200": { description: "models", content: json("Models") }, ...auth } },
+        get: {
+          summary: "The model served, its defaults, and the request limits",
+          responses: { "200": { description: "models", content: json("Models") }, ...auth },
+        },
       },
       "/healthz": {
         get: {

@@ -1,11 +1,12 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { MAX_INSTRUCTION_CHARS } from "../pipeline/editor.js";
-import { checkImage, jobView, resolveParams, type EditJob, type EditQueue, type Editor, type ImageLimits } from "./editJobs.js";
+import { MAX_INSTRUCTION_CHARS } from "../core/params.js";
+import { modelDefaults } from "../models/modelDir.js";
+import { checkImage, type EditJob, type Editor, type EditQueue, type ImageLimits, jobView, resolveParams } from "./editJobs.js";
 import { readEditSubmission } from "./editSubmission.js";
 import { ApiError } from "./httpErrors.js";
 import { streamJobEvents } from "./jobEvents.js";
 import { openApiDocument } from "./openapi.js";
-import { MAX_STEPS, type Health, type ModelsResponse } from "./schemas.js";
+import { type Health, type ModelsResponse, parameterViews } from "./schemas.js";
 
 export interface ApiContext {
   editor: Editor;
@@ -85,10 +86,10 @@ export function registerApiRoutes(app: FastifyInstance, ctx: ApiContext): void {
           variant: m.variant,
           resolution: m.resolution,
           regionHead: m.components.region_head !== undefined,
-          defaults: { steps: m.diffusion.steps, cfgText: m.diffusion.cfg_text, cfgImage: m.diffusion.cfg_image, changeThreshold: m.diffusion.change_threshold, regionThreshold: m.diffusion.region_threshold, scheduler: "euler-ancestral" },
+          parameters: parameterViews(modelDefaults(m)),
         },
       ],
-      limits: { ...ctx.limits, maxInstructionChars: MAX_INSTRUCTION_CHARS, maxSteps: MAX_STEPS },
+      limits: { ...ctx.limits, maxInstructionChars: MAX_INSTRUCTION_CHARS },
     };
   });
 

@@ -1,37 +1,202 @@
-"""python3 -m mgie_train STAGE ...: run one training stage (see stages.py), `all` for the whole pipeline."""
+"""python3 -m mgie_train STAGE ...: run one training stage (see stages.py), `all` for the whole pipeline, or
+a tool on a trained run (eval, eval-lm, export, bench)."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import functools
+import json
 import os
 import sys
 import time
+from dataclasses import dataclass
+from typing import Callable
 
 import torch
 
 from . import checkpoint
 from . import config as config_mod
 from . import stages
+from .config import Config, StagePlan
 from .data import DataFormatError, SynthEditData
 
-# Steps and batch sizes of each stage for the default config (about 2 h 45 min on two CPU cores; the
-# editors train 2,500 steps: at 1,500, under one epoch, every editor was still learning, most on
-# Photoshop-style edits; see the README).
-PLAN = {
-    "vae": dict(steps=3000, batch=16),
-    "vision": dict(steps=1800, batch=32, lr=1e-3),
-    "mllm-see": dict(steps=1800, batch=32, lr=1e-3),
-    "mllm-ins": dict(steps=2400, batch=32, lr=5e-4),
-    "lm-ins": dict(steps=600, batch=32, lr=1e-3),
-    "editor": dict(steps=2500, batch=32, lr=3e-4),
-    "region": dict(steps=800, batch=64, lr=1e-3),
+
+@dataclass
+class Run:
+    """What every stage function gets: the command line, the config and the datasets."""
+
+    args: argparse.Namespace
+    argv: list[str] | None
+    cfg: Config
+    data: SynthEditData
+    test: SynthEditData | None
+
+
+# ---------------------------------------------------------------- training stages
+
+
+def stage_plan(r: Run, stage: str) -> StagePlan | None:
+    """The config's plan for `stage` (None for a stage not trained by steps) with this command's
+    --steps, --batch and --lr."""
+    if stage not in r.cfg.plan.stages():
+        return None
+    p, a = r.cfg.plan[stage], r.args
+    return dataclasses.replace(p, steps=a.steps or p.steps, batch=a.batch or p.batch, lr=a.lr or p.lr)
+
+
+def _tokenizer(r: Run, p: None) -> bool:
+    stages.train_tokenizer(r.cfg, r.data, r.args.run)
+    return True
+
+
+def _vae(r: Run, p: StagePlan) -> bool:
+    return stages.train_vae(r.cfg, r.data, r.args.run, p.steps, p.batch, r.args.seed, r.args.minutes, r.test)
+
+
+def _latents(r: Run, p: None) -> bool:
+    stages.encode_latents(r.cfg, r.data, r.args.run)
+    return True
+
+
+def _vision(r: Run, p: StagePlan) -> bool:
+    return stages.train_vision(r.cfg, r.data, r.args.run, p.steps, p.batch, p.lr, r.args.seed, r.args.minutes, r.test)
+
+
+def _lm(stage: str) -> Callable[[Run, StagePlan], bool]:
+    """mllm-see (describe the image, from the vision tower), mllm-ins (L_ins, from mllm-see) or lm-ins
+    (L_ins, text only, from scratch)."""
+    task = "see" if stage == "mllm-see" else "ins"
+    init = {"mllm-see": "vision", "mllm-ins": "mllm-see"}.get(stage)
+
+    def run_lm(r: Run, p: StagePlan) -> bool:
+        a = r.args
+        return stages.train_lm(
+            r.cfg, r.data, a.run, stage, task, stage != "lm-ins", init, p.steps, p.batch, p.lr, a.seed, a.minutes
+        )
+
+    return run_lm
+
+
+def _editor(r: Run, p: StagePlan) -> bool:
+    return stages.train_editor(r.cfg, r.data, r.args.run, r.args.variant, p.steps, p.batch, p.lr, r.args.seed, r.args.minutes)
+
+
+def _region(r: Run, p: StagePlan) -> bool:
+    return stages.train_region(r.cfg, r.data, r.args.run, r.args.variant, p.steps, p.batch, p.lr, r.args.seed, r.args.minutes)
+
+
+# Each training stage: (run, its plan) -> True when complete, False when paused by --minutes.
+TRAINING: dict[str, Callable[[Run, StagePlan | None], bool]] = {
+    "tokenizer": _tokenizer,
+    "vae": _vae,
+    "latents": _latents,
+    "vision": _vision,
+    "mllm-see": _lm("mllm-see"),
+    "mllm-ins": _lm("mllm-ins"),
+    "lm-ins": _lm("lm-ins"),
+    "editor": _editor,
+    "region": _region,
+}
+NEEDS_VARIANT = ("editor", "region")
+
+
+def train(stage: str, r: Run) -> int:
+    """One training stage. Exit status: 0 complete, 3 paused by --minutes (or no --variant), 1 an error."""
+    variant = r.args.variant
+    if stage in NEEDS_VARIANT and not variant:
+        print(f"mgie_train: stage '{stage}' needs --variant", file=sys.stderr)
+        return 3
+    t0 = time.time()
+    try:
+        ok = TRAINING[stage](r, stage_plan(r, stage))
+    except (checkpoint.CheckpointError, FileNotFoundError, ValueError) as e:
+        print(f"mgie_train: {e}", file=sys.stderr)
+        return 1
+    name = f"{stage} {variant}" if variant else stage
+    print(f"[{name}] {'done' if ok else 'paused'} after {(time.time() - t0) / 60:.1f} min", flush=True)
+    return 0 if ok else 3
+
+
+# ---------------------------------------------------------------- tools on a trained run
+
+
+def evaluate_editor(r: Run) -> int:
+    if not r.args.variant:
+        print("mgie_train: stage 'eval' needs --variant", file=sys.stderr)
+        return 1
+    from .evaluate import evaluate, table
+
+    print(table(evaluate(r.cfg, r.args.run, r.args.variant, r.data, r.args.limit)))
+    return 0
+
+
+def evaluate_lm(r: Run) -> int:
+    from .evaluate import lm_report
+
+    report = lm_report(r.cfg, r.args.run, r.args.variant, r.data, r.args.limit)
+    if report:
+        print(report)
+    return 0
+
+
+def export_model(r: Run) -> int:
+    a = r.args
+    if not a.variant or not a.out:
+        print("mgie_train: stage 'export' needs --variant and --out", file=sys.stderr)
+        return 1
+    from .export import ManifestError, export, trained_stages
+
+    training = {
+        "command": "npm run train (scripts/train.sh)",
+        "config": a.config,
+        "seed": a.seed,
+        "data": r.data.meta,
+        "stages": trained_stages(a.run),
+        "plan": r.cfg.plan.to_json(),
+    }
+    if a.config_file:
+        training["config_file"] = a.config_file
+    try:
+        m = export(r.cfg, a.run, a.variant, a.out, parity=a.parity, training=training)
+    except ManifestError as e:
+        print(f"mgie_train: {e}", file=sys.stderr)
+        return 1
+    total = sum(c["bytes"] for c in m["components"].values())
+    print(f"exported {a.variant} to {a.out}: {len(m['components'])} components, {total / 1e6:.1f} MB")
+    return 0
+
+
+def bench_editor(r: Run) -> int:
+    from .pipeline import bench
+
+    print(json.dumps(bench(r.cfg, r.args.run, r.args.variant, r.data, r.args.steps, r.args.limit)))
+    return 0
+
+
+# Every stage name the command line takes -> the function that runs it and returns the exit status.
+STAGES: dict[str, Callable[[Run], int]] = {
+    **{stage: functools.partial(train, stage) for stage in TRAINING},
+    "all": lambda r: train_all(r.args, r.argv),
+    "eval": evaluate_editor,
+    "eval-lm": evaluate_lm,
+    "export": export_model,
+    "bench": bench_editor,
 }
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python3 -m mgie_train", description=__doc__)
-    ap.add_argument("stage", choices=["tokenizer", "vae", "latents", "vision", "mllm-see", "mllm-ins", "lm-ins", "editor", "region", "all", "eval", "eval-lm", "export", "bench"])
-    ap.add_argument("--variant", choices=stages.VARIANTS + ("mllm-see", "mllm-ins", "lm-ins"), help="which editor (stages editor, region, eval, export, bench); for eval-lm: mllm-see, mllm-ins or lm-ins")
-    ap.add_argument("--config", default="default", choices=sorted(config_mod.CONFIGS))
+    ap.add_argument("stage", choices=list(STAGES))
+    ap.add_argument(
+        "--variant",
+        choices=stages.VARIANTS + ("mllm-see", "mllm-ins", "lm-ins"),
+        help="which editor (stages editor, region, eval, export, bench); for eval-lm: mllm-see, mllm-ins or lm-ins",
+    )
+    ap.add_argument("--config", default="default", choices=sorted(config_mod.CONFIGS), help="the base config")
+    ap.add_argument(
+        "--config-file",
+        help="a JSON or Python file of config overrides on top of --config (see config.py); a run's config.json is one",
+    )
     ap.add_argument("--data", required=True, help="training dataset folder (mgie data generate --split train)")
     ap.add_argument("--test-data", help="test dataset folder, for the VAE's PSNR and the vision tower's accuracy")
     ap.add_argument("--run", required=True, help="folder for checkpoints of this run")
@@ -41,132 +206,42 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--minutes", type=float, help="stop (resumably) after this much wall-clock time")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
-                    help="stage 'all': stages trained at once, each with threads/jobs threads (two one-thread runs on two "
-                         "cores train 2.3x faster in total than one two-thread run)")
+    ap.add_argument(
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="stage 'all': stages trained at once, each with threads/jobs threads (one-thread runs side by "
+        "side train faster in total than one run with all the threads; see docs/TRAINING.md)",
+    )
     ap.add_argument("--limit", type=int, default=200, help="examples to evaluate (stage 'eval')")
     ap.add_argument("--out", help="model directory to write (stage 'export')")
     ap.add_argument("--parity", action="store_true", help="also write parity fixtures (stage 'export')")
-    a = ap.parse_args(argv)
+    return ap
 
+
+def main(argv: list[str] | None = None) -> int:
+    a = parser().parse_args(argv)
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
-    cfg = config_mod.by_name(a.config)
     try:
+        cfg = config_mod.load(a.config, a.config_file)
         data = SynthEditData(a.data)
         test = SynthEditData(a.test_data) if a.test_data else None
-    except (DataFormatError, OSError) as e:
+    except (config_mod.ConfigError, DataFormatError, OSError) as e:
         print(f"mgie_train: {e}", file=sys.stderr)
         return 1
     if data.res != cfg.res:
-        print(f"mgie_train: the dataset is {data.res}x{data.res}, config {a.config!r} trains at {cfg.res}; "
-              f"generate it with --res {cfg.res}", file=sys.stderr)
+        name = f"{a.config!r}" + (f" with {a.config_file}" if a.config_file else "")
+        print(
+            f"mgie_train: the dataset is {data.res}x{data.res}, config {name} trains at {cfg.res}; "
+            f"generate it with --res {cfg.res}",
+            file=sys.stderr,
+        )
         return 1
     os.makedirs(a.run, exist_ok=True)
     with open(os.path.join(a.run, "config.json"), "w") as f:
         f.write(config_mod.dumps(cfg))
-
-    def plan(stage: str) -> dict:
-        p = dict(PLAN[stage])
-        if a.steps:
-            p["steps"] = a.steps
-        if a.batch:
-            p["batch"] = a.batch
-        if a.lr:
-            p["lr"] = a.lr
-        return p
-
-    def one(stage: str, variant: str | None = None) -> bool:
-        t0 = time.time()
-        p = plan(stage) if stage in PLAN else {}
-        if stage == "tokenizer":
-            stages.train_tokenizer(cfg, data, a.run)
-            ok = True
-        elif stage == "vae":
-            ok = stages.train_vae(cfg, data, a.run, p["steps"], p["batch"], a.seed, a.minutes, test)
-        elif stage == "latents":
-            stages.encode_latents(cfg, data, a.run)
-            ok = True
-        elif stage == "vision":
-            ok = stages.train_vision(cfg, data, a.run, p["steps"], p["batch"], p["lr"], a.seed, a.minutes, test)
-        elif stage in ("mllm-see", "mllm-ins", "lm-ins"):
-            task = "see" if stage == "mllm-see" else "ins"
-            init = {"mllm-see": "vision", "mllm-ins": "mllm-see"}.get(stage)
-            ok = stages.train_lm(cfg, data, a.run, stage, task, stage != "lm-ins", init, p["steps"], p["batch"], p["lr"], a.seed, a.minutes)
-        else:
-            if not variant:
-                print(f"mgie_train: stage '{stage}' needs --variant", file=sys.stderr)
-                return False
-            train = stages.train_region if stage == "region" else stages.train_editor
-            ok = train(cfg, data, a.run, variant, p["steps"], p["batch"], p["lr"], a.seed, a.minutes)
-        print(f"[{stage}{' ' + variant if variant else ''}] {'done' if ok else 'paused'} after {(time.time() - t0) / 60:.1f} min", flush=True)
-        return ok
-
-    if a.stage == "eval-lm":
-        from .evaluate import evaluate_lm, evaluate_see
-
-        if a.variant == "mllm-see":
-            r = evaluate_see(cfg, a.run, data, a.limit)
-            print(f"mllm-see: {r['scenes']} scenes described, {100 * r['exact']:.1f}% exactly; objects named right: "
-                  + ", ".join(f"{k} {100 * v:.1f}%" for k, v in r["attributes"].items()))
-            return 0
-        name = a.variant if a.variant == "lm-ins" else "mllm-ins"
-        for k, r in evaluate_lm(cfg, a.run, name, data, a.limit).items():
-            print(f"{name} {k}: {100 * r['exact']:.1f}% exact of {r['n']}")
-        return 0
-    if a.stage == "bench":
-        import json
-        import time as _time
-
-        from .pipeline import ReferenceEditor
-
-        ed = ReferenceEditor(cfg, a.run, a.variant)
-        x = data.images([0], "input")
-        ed.edit(x, ["make the odd one out red"], steps=a.steps or cfg.diffusion.sample_steps)  # warm-up
-        times = []
-        for r in range(max(1, a.limit)):
-            t0 = _time.time()
-            ed.edit(x, ["make the odd one out red"], steps=a.steps or cfg.diffusion.sample_steps, seed=r)
-            times.append(_time.time() - t0)
-        times.sort()
-        print(json.dumps({"seconds_per_edit": times[len(times) // 2], "runs": len(times)}))
-        return 0
-    if a.stage == "export":
-        if not a.variant or not a.out:
-            print("mgie_train: stage 'export' needs --variant and --out", file=sys.stderr)
-            return 1
-        from .export import export
-
-        import json as _json
-
-        import numpy as _np
-
-        trained = {}
-        for name, path in stages.paths(a.run).items():
-            if path.endswith(".npz") and name != "latents" and os.path.isfile(path):
-                header = _json.loads(bytes(_np.load(path, allow_pickle=False)["header"]).decode("utf-8"))
-                trained[name] = {"steps": header["step"], **header.get("meta", {})}
-        training = {"command": "npm run train (scripts/train.sh)", "config": a.config, "seed": a.seed, "data": data.meta,
-                    "stages": trained, "plan": PLAN}
-        m = export(cfg, a.run, a.variant, a.out, parity=a.parity, training=training)
-        total = sum(c["bytes"] for c in m["components"].values())
-        print(f"exported {a.variant} to {a.out}: {len(m['components'])} components, {total / 1e6:.1f} MB")
-        return 0
-    if a.stage == "eval":
-        if not a.variant:
-            print("mgie_train: stage 'eval' needs --variant", file=sys.stderr)
-            return 1
-        from .evaluate import evaluate, table
-
-        print(table(evaluate(cfg, a.run, a.variant, data, a.limit)))
-        return 0
-    if a.stage != "all":
-        try:
-            return 0 if one(a.stage, a.variant) else 3
-        except (checkpoint.CheckpointError, FileNotFoundError, ValueError) as e:
-            print(f"mgie_train: {e}", file=sys.stderr)
-            return 1
-    return train_all(a, argv)
+    return STAGES[a.stage](Run(a, argv, cfg, data, test))
 
 
 # What each task of `all` needs first. Tasks are started in this order whenever a slot is free and
@@ -180,8 +255,10 @@ TASKS: dict[str, tuple[str, ...]] = {
     "latents": ("vae",),
     "mllm-ins": ("mllm-see",),
     "lm-ins": ("tokenizer",),
-    **{f"editor {v}": (stages.LM_INIT[v][0] if v in stages.LM_INIT else "tokenizer", "latents")
-       for v in ("mgie-e2e", "mgie-ft", "mgie-fz", "lgie", "inspix2pix")},
+    **{
+        f"editor {v}": (stages.LM_INIT[v][0] if v in stages.LM_INIT else "tokenizer", "latents")
+        for v in ("mgie-e2e", "mgie-ft", "mgie-fz", "lgie", "inspix2pix")
+    },
     # The shipped model's region head (the region stage trains any seeing editor's when asked).
     "region mgie-e2e": ("editor mgie-e2e",),
 }
@@ -200,8 +277,9 @@ def up_to_date(task: str, run_dir: str) -> bool:
 
 def train_all(a: argparse.Namespace, argv: list[str] | None) -> int:
     """Every stage, `a.jobs` at a time as their inputs become ready, each in its own process with
-    threads/jobs threads: two one-thread PyTorch processes train 2.3x faster in total than one
-    two-thread process on two cores, and the stages that need the same input run side by side."""
+    threads/jobs threads: one-thread PyTorch processes side by side train faster in total than one
+    process with all the threads (see docs/TRAINING.md), and the stages that need the same input run
+    side by side."""
     import subprocess
 
     jobs = max(1, a.jobs)
@@ -225,7 +303,16 @@ def train_all(a: argparse.Namespace, argv: list[str] | None) -> int:
             # torch.set_num_threads: without this each one-thread run starts a second busy thread.
             env = {**os.environ, "OPENBLAS_NUM_THREADS": str(threads)}
             stage, *variant = task.split()
-            cmd = [sys.executable, "-m", "mgie_train", stage, *args, *(["--variant", *variant] if variant else []), "--threads", str(threads)]
+            cmd = [
+                sys.executable,
+                "-m",
+                "mgie_train",
+                stage,
+                *args,
+                *(["--variant", *variant] if variant else []),
+                "--threads",
+                str(threads),
+            ]
             running.append((task, subprocess.Popen(cmd, env=env)))
         time.sleep(0.2)
         for task, proc in list(running):
@@ -237,8 +324,11 @@ def train_all(a: argparse.Namespace, argv: list[str] | None) -> int:
                     failed.append(task)
     print(f"[all] {len(done)} of {len(TASKS)} stages done after {(time.time() - t0) / 60:.1f} min", flush=True)
     if failed:
-        print(f"mgie_train: {', '.join(failed)} did not finish (paused by --minutes, or failed: see above); "
-              "run the same command again to resume", file=sys.stderr)
+        print(
+            f"mgie_train: {', '.join(failed)} did not finish (paused by --minutes, or failed: see above); "
+            "run the same command again to resume",
+            file=sys.stderr,
+        )
         return 3
     return 0
 

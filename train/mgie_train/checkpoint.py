@@ -31,8 +31,14 @@ def _flatten_optimizer(opt: torch.optim.Optimizer) -> tuple[dict[str, np.ndarray
     return arrays, {"param_groups": sd["param_groups"], "scalars": scalars}
 
 
-def save(path: str, models: dict[str, nn.Module], optimizer: torch.optim.Optimizer | None, step: int, meta: dict | None = None,
-         half: bool = False) -> None:
+def save(
+    path: str,
+    models: dict[str, nn.Module],
+    optimizer: torch.optim.Optimizer | None,
+    step: int,
+    meta: dict | None = None,
+    half: bool = False,
+) -> None:
     """`half` stores float weights as float16 (a finished stage: the ONNX export rounds to float16 anyway)."""
     arrays: dict[str, np.ndarray] = {}
     for name, m in models.items():
@@ -52,7 +58,9 @@ def save(path: str, models: dict[str, nn.Module], optimizer: torch.optim.Optimiz
     os.replace(tmp, path)
 
 
-def load(path: str, models: dict[str, nn.Module], optimizer: torch.optim.Optimizer | None = None, restore_rng: bool = True) -> dict:
+def load(
+    path: str, models: dict[str, nn.Module], optimizer: torch.optim.Optimizer | None = None, restore_rng: bool = True
+) -> dict:
     """Loads weights into `models` (every name must be present, shapes must match) and returns the header."""
     if not os.path.isfile(path):
         raise CheckpointError(f"no checkpoint at {path}")

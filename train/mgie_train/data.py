@@ -29,7 +29,11 @@ class SynthEditData:
         self.shards: dict[str, dict[str, np.ndarray]] = {}
         for s in self.meta["shards"]:
             parts = {}
-            for part, shape in (("input", (s["count"], self.res, self.res, 3)), ("target", (s["count"], self.res, self.res, 3)), ("mask", (s["count"], self.res, self.res))):
+            for part, shape in (
+                ("input", (s["count"], self.res, self.res, 3)),
+                ("target", (s["count"], self.res, self.res, 3)),
+                ("mask", (s["count"], self.res, self.res)),
+            ):
                 path = os.path.join(root, "shards", f"{s['name']}-{part}.npy")
                 arr = np.load(path, mmap_mode="r", allow_pickle=False)
                 if arr.dtype != np.uint8 or arr.shape != shape:

@@ -89,15 +89,27 @@ def single_pass(cfg_text: float, cfg_image: float) -> bool:
     return cfg_text == 1.0 and cfg_image == 1.0
 
 
-def guided_eps(unet: Denoiser, sched: Schedule, x: torch.Tensor, t: float, alpha: float, image_latent: torch.Tensor,
-               cond: torch.Tensor, null: torch.Tensor, cfg_text: float, cfg_image: float) -> torch.Tensor:
+def guided_eps(
+    unet: Denoiser,
+    sched: Schedule,
+    x: torch.Tensor,
+    t: float,
+    alpha: float,
+    image_latent: torch.Tensor,
+    cond: torch.Tensor,
+    null: torch.Tensor,
+    cfg_text: float,
+    cfg_image: float,
+) -> torch.Tensor:
     """One batched UNet call for the three guidance terms (guidance is affine with weights summing to
     one, so guiding the UNet's output and converting equals converting each term and guiding eps)."""
     b = x.shape[0]
     if single_pass(cfg_text, cfg_image):
         out = unet(torch.cat([x, image_latent], 1), torch.full((b,), float(t)), cond)
         return sched.to_eps(out, x, alpha)
-    lat = torch.cat([torch.cat([x, image_latent], 1), torch.cat([x, image_latent], 1), torch.cat([x, torch.zeros_like(image_latent)], 1)])
+    lat = torch.cat(
+        [torch.cat([x, image_latent], 1), torch.cat([x, image_latent], 1), torch.cat([x, torch.zeros_like(image_latent)], 1)]
+    )
     ctx = torch.cat([cond, null.expand(b, -1, -1), null.expand(b, -1, -1)])
     out = dual_guidance(unet(lat, torch.full((3 * b,), float(t)), ctx), cfg_text, cfg_image)
     return sched.to_eps(out, x, alpha)
@@ -115,16 +127,36 @@ def euler_ancestral_timesteps(sched: Schedule, steps: int) -> tuple[torch.Tensor
     return ts, torch.cat([sigmas, torch.zeros(1, dtype=torch.float64)])
 
 
-def sample_euler_ancestral(unet: Denoiser, sched: Schedule, image_latent: torch.Tensor, cond: torch.Tensor, null: torch.Tensor,
-                           steps: int, cfg_text: float, cfg_image: float, noise: torch.Tensor,
-                           step_noise: list[torch.Tensor]) -> torch.Tensor:
+def sample_euler_ancestral(
+    unet: Denoiser,
+    sched: Schedule,
+    image_latent: torch.Tensor,
+    cond: torch.Tensor,
+    null: torch.Tensor,
+    steps: int,
+    cfg_text: float,
+    cfg_image: float,
+    noise: torch.Tensor,
+    step_noise: list[torch.Tensor],
+) -> torch.Tensor:
     """k-diffusion's Euler ancestral in sigma space; `noise` starts it, `step_noise[i]` is the fresh
     noise of step i (given, so that two implementations can be compared exactly)."""
     ts, sigmas = euler_ancestral_timesteps(sched, steps)
     x = noise * math.sqrt(float(sigmas[0]) ** 2 + 1.0)
     for i in range(steps):
         s, s_next = float(sigmas[i]), float(sigmas[i + 1])
-        eps = guided_eps(unet, sched, x / math.sqrt(s * s + 1.0), float(ts[i]), 1.0 / (s * s + 1.0), image_latent, cond, null, cfg_text, cfg_image)
+        eps = guided_eps(
+            unet,
+            sched,
+            x / math.sqrt(s * s + 1.0),
+            float(ts[i]),
+            1.0 / (s * s + 1.0),
+            image_latent,
+            cond,
+            null,
+            cfg_text,
+            cfg_image,
+        )
         s_up = math.sqrt(s_next**2 * (s**2 - s_next**2) / s**2)
         s_down = math.sqrt(s_next**2 - s_up**2)
         # x - denoised = s * eps, so the Euler step along d = eps is:
@@ -134,9 +166,16 @@ def sample_euler_ancestral(unet: Denoiser, sched: Schedule, image_latent: torch.
     return sched.edited(x, image_latent)
 
 
-def decode_edit(decode: Callable[[torch.Tensor], torch.Tensor], z_edit: torch.Tensor, z_image: torch.Tensor,
-                image: torch.Tensor, residual: bool, change_threshold: float = 0.0, region: torch.Tensor | None = None,
-                region_threshold: float = 0.0) -> torch.Tensor:
+def decode_edit(
+    decode: Callable[[torch.Tensor], torch.Tensor],
+    z_edit: torch.Tensor,
+    z_image: torch.Tensor,
+    image: torch.Tensor,
+    residual: bool,
+    change_threshold: float,
+    region: torch.Tensor | None,
+    region_threshold: float,
+) -> torch.Tensor:
     """Pixels of the edited latent in [-1, 1]; with `residual`, input + D(z_edit) - D(z_image), which
     cancels the VAE's reconstruction error where the edit leaves the latent alone. `decode` is the
     exported decoder (its output clamped to [-1, 1]), as the TypeScript pipeline runs it. Then
@@ -179,8 +218,17 @@ def ddim_timesteps(sched: Schedule, steps: int) -> torch.Tensor:
     return torch.linspace(T - 1, 0, steps, dtype=torch.float64).round().long()
 
 
-def sample_ddim(unet: Denoiser, sched: Schedule, image_latent: torch.Tensor, cond: torch.Tensor, null: torch.Tensor,
-                steps: int, cfg_text: float, cfg_image: float, noise: torch.Tensor) -> torch.Tensor:
+def sample_ddim(
+    unet: Denoiser,
+    sched: Schedule,
+    image_latent: torch.Tensor,
+    cond: torch.Tensor,
+    null: torch.Tensor,
+    steps: int,
+    cfg_text: float,
+    cfg_image: float,
+    noise: torch.Tensor,
+) -> torch.Tensor:
     """Deterministic DDIM (eta = 0) over integer timesteps; the last step goes to alpha_cumprod = 1."""
     ts = ddim_timesteps(sched, steps)
     ac = sched.alphas_cumprod

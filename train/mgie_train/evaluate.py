@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-import torch
-
 from .config import Config
 from .data import SynthEditData
 from .pipeline import ReferenceEditor
 
 
-def evaluate(cfg: Config, run_dir: str, variant: str, data: SynthEditData, limit: int, batch: int = 16, steps: int | None = None) -> dict:
+def evaluate(
+    cfg: Config, run_dir: str, variant: str, data: SynthEditData, limit: int, batch: int = 16, steps: int | None = None
+) -> dict:
     ed = ReferenceEditor(cfg, run_dir, variant)
     l1: dict[str, list[float]] = defaultdict(list)
     base: dict[str, list[float]] = defaultdict(list)
@@ -30,7 +30,10 @@ def evaluate(cfg: Config, run_dir: str, variant: str, data: SynthEditData, limit
                 base[key].append(e0)
                 exact[key].append(float(t.strip() == r["expressive"]))
         print(f"[eval {variant}] {idx[-1] + 1}/{n}", flush=True)
-    mean = lambda v: sum(v) / max(1, len(v))  # noqa: E731
+
+    def mean(v: list[float]) -> float:
+        return sum(v) / max(1, len(v))
+
     return {k: {"n": len(l1[k]), "l1": mean(l1[k]), "l1_input": mean(base[k]), "exact": mean(exact[k])} for k in sorted(l1)}
 
 
@@ -55,7 +58,9 @@ def evaluate_lm(cfg: Config, run_dir: str, name: str, data: SynthEditData, limit
         r = data.rows[i]
         img = data.images([i], "input") if model.vision is not None else None
         ok = float(generate(model, img, r["instruction"]).text.strip() == r["expressive"])
-        for key in ("all", r["kind"]) + (("ambiguous", f"ambiguous-{r['kind']}", f"ambiguous {r['ambiguity']}") if r["ambiguous"] else ()):
+        for key in ("all", r["kind"]) + (
+            ("ambiguous", f"ambiguous-{r['kind']}", f"ambiguous {r['ambiguity']}") if r["ambiguous"] else ()
+        ):
             hits[key].append(ok)
     return {k: {"n": len(v), "exact": sum(v) / len(v)} for k, v in sorted(hits.items())}
 
@@ -80,10 +85,25 @@ def evaluate_see(cfg: Config, run_dir: str, data: SynthEditData, limit: int) -> 
         want = describe(data.rows[i], band)
         got = greedy(model, data.images([i], "input"), prompt, 64)
         exact.append(float(got == want))
-        split = lambda s: [o.split() for o in s.removeprefix("shapes:").split(",")]  # noqa: E731
-        g, w = split(got), split(want)
+        g, w = ([o.split() for o in s.removeprefix("shapes:").split(",")] for s in (got, want))
         for j, obj in enumerate(w):
             named = g[j] if j < len(g) and len(g[j]) == 3 else ["", "", ""]
             for a, key in enumerate(hits):
                 hits[key].append(float(named[a] == obj[a]))
-    return {"scenes": len(scenes), "exact": sum(exact) / max(1, len(exact)), "attributes": {k: sum(v) / max(1, len(v)) for k, v in hits.items()}}
+    return {
+        "scenes": len(scenes),
+        "exact": sum(exact) / max(1, len(exact)),
+        "attributes": {k: sum(v) / max(1, len(v)) for k, v in hits.items()},
+    }
+
+
+def lm_report(cfg: Config, run_dir: str, variant: str | None, data: SynthEditData, limit: int) -> str:
+    """What stage `eval-lm` prints: how well mllm-see describes scenes (variant "mllm-see"), or the exact
+    match of lm-ins's (variant "lm-ins") or else mllm-ins's expressive instructions."""
+    if variant == "mllm-see":
+        r = evaluate_see(cfg, run_dir, data, limit)
+        named = ", ".join(f"{k} {100 * v:.1f}%" for k, v in r["attributes"].items())
+        return f"mllm-see: {r['scenes']} scenes described, {100 * r['exact']:.1f}% exactly; objects named right: {named}"
+    name = variant if variant == "lm-ins" else "mllm-ins"
+    results = evaluate_lm(cfg, run_dir, name, data, limit)
+    return "\n".join(f"{name} {k}: {100 * r['exact']:.1f}% exact of {r['n']}" for k, r in results.items())

@@ -21,6 +21,7 @@ which the TypeScript test suite compares against onnxruntime-node.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -116,8 +117,16 @@ def _sha256(path: str) -> str:
 def _export(module: nn.Module, args: tuple, path: str, inputs: list[str], outputs: list[str], dynamic: dict) -> None:
     module.eval()
     with torch.no_grad():
-        torch.onnx.export(module, args, path, input_names=inputs, output_names=outputs, dynamic_axes=dynamic,
-                          opset_version=OPSET, do_constant_folding=True)
+        torch.onnx.export(
+            module,
+            args,
+            path,
+            input_names=inputs,
+            output_names=outputs,
+            dynamic_axes=dynamic,
+            opset_version=OPSET,
+            do_constant_folding=True,
+        )
 
 
 def _pipeline_fixture(cfg: Config, run_dir: str, variant: str, pdir: str, g: torch.Generator) -> None:
@@ -141,8 +150,10 @@ def _pipeline_fixture(cfg: Config, run_dir: str, variant: str, pdir: str, g: tor
         ddim = sample_ddim(ed.models["unet"], ed.sched, z_img, u, null, steps, cfg_text, cfg_image, noise)
         euler = sample_euler_ancestral(ed.models["unet"], ed.sched, z_img, u, null, steps, cfg_text, cfg_image, noise, step_noise)
         region = None if ed.region is None else ed.region(u)
-        euler_pixels = decode_edit(VAEDecode(ed.vae, ed.scale), euler, z_img, image, cfg.diffusion.residual_decode,
-                                   cfg.diffusion.change_threshold, region, cfg.diffusion.region_threshold)
+        d = cfg.inference
+        euler_pixels = decode_edit(
+            VAEDecode(ed.vae, ed.scale), euler, z_img, image, d.residual_decode, d.change_threshold, region, d.region_threshold
+        )
     np.save(os.path.join(pdir, "pipeline.pixels.npy"), pixels.numpy())
     np.save(os.path.join(pdir, "pipeline.noise.npy"), noise.numpy())
     np.save(os.path.join(pdir, "pipeline.step_noise.npy"), torch.stack(step_noise).numpy())
@@ -150,28 +161,38 @@ def _pipeline_fixture(cfg: Config, run_dir: str, variant: str, pdir: str, g: tor
     np.save(os.path.join(pdir, "pipeline.euler-ancestral.latent.npy"), euler.numpy())
     np.save(os.path.join(pdir, "pipeline.euler-ancestral.image.npy"), euler_pixels.numpy())
     with open(os.path.join(pdir, "pipeline.json"), "w") as f:
-        json.dump({"instruction": instruction, "expressive": texts[0], "steps": steps, "cfg_text": cfg_text, "cfg_image": cfg_image}, f)
+        json.dump(
+            {"instruction": instruction, "expressive": texts[0], "steps": steps, "cfg_text": cfg_text, "cfg_image": cfg_image}, f
+        )
 
 
-def export(cfg: Config, run_dir: str, variant: str, out: str, parity: bool = False, training: dict | None = None) -> dict:
-    """Writes the model directory `out` for one trained editor; returns its manifest."""
-    vae, scale = stages.load_vae(cfg, run_dir)
-    models, tok = stages.load_editor(cfg, run_dir, variant)
-    round_weights_fp16(vae, *models.values())
-    if os.path.isdir(out):
-        shutil.rmtree(out)
-    os.makedirs(out)
-    pdir = os.path.join(out, "parity")
-    if parity:
-        os.makedirs(pdir)
-    g = torch.Generator().manual_seed(1234)
-    res, lres, lc = cfg.res, cfg.latent_res, cfg.vae.latent_channels
-    files: dict[str, dict] = {}
-    cases: list[dict] = []
-    # FLOPs of one call at batch 1 (the lm entry: one decoded token after a typical prompt).
-    flops: dict[str, int] = {}
+class _Export:
+    """One model directory being written: the trained modules, the example inputs every component is
+    traced with (drawn from one seeded generator, always in the same order, so that the same weights give
+    the same files), and what the manifest and the parity index collect."""
 
-    def parity_case(case: str, name: str, module: nn.Module, args: tuple, inputs: list[str], outputs: list[str]) -> None:
+    def __init__(self, cfg: Config, run_dir: str, variant: str, out: str, parity: bool):
+        self.cfg, self.run_dir, self.variant, self.out, self.parity = cfg, run_dir, variant, out, parity
+        self.vae, self.scale = stages.load_vae(cfg, run_dir)
+        self.models, self.tok = stages.load_editor(cfg, run_dir, variant)
+        round_weights_fp16(self.vae, *self.models.values())
+        self.pdir = os.path.join(out, "parity")
+        self.files: dict[str, dict] = {}
+        self.cases: list[dict] = []
+        # FLOPs of one call at batch 1 (the lm entry: one decoded token after a typical prompt).
+        self.flops: dict[str, int] = {}
+        self.g = torch.Generator().manual_seed(1234)
+        # Inputs shared by several components: an image batch (VAE encoder, prefix), a latent batch (VAE decoder).
+        self.img = torch.rand(2, 3, cfg.res, cfg.res, generator=self.g) * 2 - 1
+        self.lat = self.randn(2, cfg.vae.latent_channels, cfg.latent_res, cfg.latent_res)
+        # The condition U: L rows of width ctx.
+        self.L = self.models["edit_head"].length if "edit_head" in self.models else cfg.edit_head.queries
+        self.ctx = cfg.edit_head.context_dim
+
+    def randn(self, *shape: int) -> torch.Tensor:
+        return torch.randn(*shape, generator=self.g)
+
+    def parity_case(self, case: str, name: str, module: nn.Module, args: tuple, inputs: list[str], outputs: list[str]) -> None:
         """Saves inputs and PyTorch's outputs of one call of component `name` as .npy files."""
         with torch.no_grad():
             res_t = module(*args)
@@ -180,111 +201,282 @@ def export(cfg: Config, run_dir: str, variant: str, out: str, parity: bool = Fal
         for kind, names, arrays in (("inputs", inputs, args), ("outputs", outputs, res_t)):
             for n, a in zip(names, arrays):
                 f = f"{case}.{kind}.{n}.npy"
-                np.save(os.path.join(pdir, f), a.numpy())
+                np.save(os.path.join(self.pdir, f), a.numpy())
                 entry[kind][n] = f
-        cases.append(entry)
+        self.cases.append(entry)
 
-    def component(name: str, module: nn.Module, args: tuple, inputs: list[str], outputs: list[str], dynamic: dict) -> None:
-        path = os.path.join(out, f"{name}.onnx")
+    def component(self, name: str, module: nn.Module, args: tuple, inputs: list[str], outputs: list[str], dynamic: dict) -> None:
+        """Writes <name>.onnx (large weights as float16), lists it for the manifest, and its parity case."""
+        path = os.path.join(self.out, f"{name}.onnx")
         _export(module, args, path, inputs, outputs, dynamic)
         store_fp16(path)
-        files[name] = {"file": f"{name}.onnx", "bytes": os.path.getsize(path), "sha256": _sha256(path),
-                       "inputs": inputs, "outputs": outputs}
-        if parity:
-            parity_case(name, name, module, args, inputs, outputs)
+        self.files[name] = {
+            "file": f"{name}.onnx",
+            "bytes": os.path.getsize(path),
+            "sha256": _sha256(path),
+            "inputs": inputs,
+            "outputs": outputs,
+        }
+        if self.parity:
+            self.parity_case(name, name, module, args, inputs, outputs)
 
-    img = torch.rand(2, 3, res, res, generator=g) * 2 - 1
-    lat = torch.randn(2, lc, lres, lres, generator=g)
-    component("vae_encoder", VAEEncode(vae, scale), (img,), ["image"], ["latent"], {"image": {0: "batch"}, "latent": {0: "batch"}})
-    component("vae_decoder", VAEDecode(vae, scale), (lat,), ["latent"], ["image"], {"latent": {0: "batch"}, "image": {0: "batch"}})
-    L = models["edit_head"].length if "edit_head" in models else cfg.edit_head.queries
-    ctx = cfg.edit_head.context_dim
-    unet_in = (torch.randn(3, 2 * lc, lres, lres, generator=g), torch.tensor([999.0, 500.5, 3.0]), torch.randn(3, L, ctx, generator=g))
-    component("unet", models["unet"], unet_in, ["latent", "timestep", "context"], ["noise"],
-              {"latent": {0: "batch"}, "timestep": {0: "batch"}, "context": {0: "batch"}, "noise": {0: "batch"}})
-    flops["vae_encoder"] = count_flops(VAEEncode(vae, scale), img[:1])
-    flops["vae_decoder"] = count_flops(VAEDecode(vae, scale), lat[:1])
-    flops["unet"] = count_flops(models["unet"], *(a[:1] for a in unet_in))
 
+def _batch(*names: str) -> dict:
+    return {n: {0: "batch"} for n in names}
+
+
+def _vae_encoder(x: _Export) -> None:
+    m = VAEEncode(x.vae, x.scale)
+    x.component("vae_encoder", m, (x.img,), ["image"], ["latent"], _batch("image", "latent"))
+    x.flops["vae_encoder"] = count_flops(m, x.img[:1])
+
+
+def _vae_decoder(x: _Export) -> None:
+    m = VAEDecode(x.vae, x.scale)
+    x.component("vae_decoder", m, (x.lat,), ["latent"], ["image"], _batch("latent", "image"))
+    x.flops["vae_decoder"] = count_flops(m, x.lat[:1])
+
+
+def _unet(x: _Export) -> None:
+    lc, lres = x.cfg.vae.latent_channels, x.cfg.latent_res
+    args = (x.randn(3, 2 * lc, lres, lres), torch.tensor([999.0, 500.5, 3.0]), x.randn(3, x.L, x.ctx))
+    m = x.models["unet"]
+    x.component("unet", m, args, ["latent", "timestep", "context"], ["noise"], _batch("latent", "timestep", "context", "noise"))
+    x.flops["unet"] = count_flops(m, *(a[:1] for a in args))
+
+
+def _text_encoder(x: _Export) -> None:
+    ids, mask = stages.text_ids(x.tok, ["make it brighter", "remove the red circle please"], x.cfg.text_encoder.max_len)
+    m = x.models["text_encoder"]
+    x.component(
+        "text_encoder",
+        m,
+        (ids, mask),
+        ["ids", "mask"],
+        ["context"],
+        {"ids": {0: "batch", 1: "tokens"}, "mask": {0: "batch", 1: "tokens"}, "context": {0: "batch"}},
+    )
+    x.flops["text_encoder"] = count_flops(m, ids[:1], mask[:1])
+
+
+def _prefix(x: _Export) -> None:
+    m = Prefix(x.models["mllm"])
+    x.component("prefix", m, (x.img,), ["image"], ["embeds"], _batch("image", "embeds"))
+    x.flops["prefix"] = count_flops(m, x.img[:1])
+
+
+def _embed(x: _Export) -> None:
+    ids = torch.tensor([[x.tok.bos, 5, 6], [7, 8, x.tok.sep]])
+    x.component(
+        "embed",
+        Embed(x.models["mllm"]),
+        (ids,),
+        ["ids"],
+        ["embeds"],
+        {"ids": {0: "batch", 1: "tokens"}, "embeds": {0: "batch", 1: "tokens"}},
+    )
+
+
+def _lm(x: _Export) -> None:
+    mllm, mc = x.models["mllm"], x.cfg.mllm
+    hd = mc.dim // mc.heads
+    past = (x.randn(mc.layers, 2, mc.heads, 5, hd), x.randn(mc.layers, 2, mc.heads, 5, hd))
+    kv_axes = {0: "layers", 1: "batch", 3: "past"}
+    io = (["embeds", "past_k", "past_v"], ["logits", "hidden", "present_k", "present_v"])
+    x.component(
+        "lm",
+        LM(mllm),
+        (x.randn(2, 3, mc.dim), *past),
+        *io,
+        {
+            "embeds": {0: "batch", 1: "tokens"},
+            "past_k": kv_axes,
+            "past_v": kv_axes,
+            "logits": {0: "batch", 1: "tokens"},
+            "hidden": {0: "batch", 1: "tokens"},
+            "present_k": {1: "batch", 3: "total"},
+            "present_v": {1: "batch", 3: "total"},
+        },
+    )
+    if x.parity:
+        # The two ways the runtime calls the LM: a prefill with an empty cache, and one new token.
+        x.parity_case("lm_prefill", "lm", LM(mllm), (x.randn(1, 7, mc.dim), *mllm.empty_cache(1)), *io)
+        one = (x.randn(mc.layers, 1, mc.heads, 7, hd), x.randn(mc.layers, 1, mc.heads, 7, hd))
+        x.parity_case("lm_step", "lm", LM(mllm), (x.randn(1, 1, mc.dim), *one), *io)
+    typical = mllm.num_prefix + 24  # prefix + a typical prompt: the cache one decoded token attends to
+    cache = torch.zeros(mc.layers, 1, mc.heads, typical, hd)
+    x.flops["lm"] = count_flops(LM(mllm), torch.randn(1, 1, mc.dim), cache, cache)
+
+
+def _edit_head(x: _Export) -> None:
+    mllm, mc = x.models["mllm"], x.cfg.mllm
+    head = EditHeadExport(x.models["edit_head"], mllm.img_embeddings())
+    cells = x.models["edit_head"].grid ** 2
+    args = (x.randn(2, mc.num_img_tokens, mc.dim),) + ((x.randn(2, cells, mc.dim),) if cells else ())
+    names = ["img_hidden", "cells"][: len(args)]
+    x.component("edit_head", head, args, names, ["context"], _batch(*names, "context"))
+    x.flops["edit_head"] = count_flops(head, *(a[:1] for a in args))
+
+
+def _region_head(x: _Export) -> None:
+    region = stages.load_region_head(x.cfg, x.run_dir, x.variant)
+    round_weights_fp16(region)
+    m = RegionHeadExport(region, x.cfg.res)
+    u = x.randn(2, x.L, x.ctx)
+    x.component("region_head", m, (u,), ["context"], ["region"], _batch("context", "region"))
+    x.flops["region_head"] = count_flops(m, u[:1])
+
+
+# Each component's export, in the order they are written (the order of their example inputs).
+COMPONENTS = {
+    "vae_encoder": _vae_encoder,
+    "vae_decoder": _vae_decoder,
+    "unet": _unet,
+    "text_encoder": _text_encoder,
+    "prefix": _prefix,
+    "embed": _embed,
+    "lm": _lm,
+    "edit_head": _edit_head,
+    "region_head": _region_head,
+}
+
+
+def components(variant: str, sees: bool, region: bool) -> list[str]:
+    """The components a model directory of `variant` holds: InsPix2Pix its text encoder, the others the
+    MLLM's parts (the prefix only when the MLLM `sees` the image) and the edit head, and the region head
+    when a `region` stage has trained one."""
     if variant == "inspix2pix":
-        ids, mask = stages.text_ids(tok, ["make it brighter", "remove the red circle please"], cfg.text_encoder.max_len)
-        component("text_encoder", models["text_encoder"], (ids, mask), ["ids", "mask"], ["context"],
-                  {"ids": {0: "batch", 1: "tokens"}, "mask": {0: "batch", 1: "tokens"}, "context": {0: "batch"}})
-        flops["text_encoder"] = count_flops(models["text_encoder"], ids[:1], mask[:1])
+        own = ["text_encoder"]
     else:
-        mllm = models["mllm"]
-        mc = cfg.mllm
-        if mllm.vision is not None:
-            component("prefix", Prefix(mllm), (img,), ["image"], ["embeds"], {"image": {0: "batch"}, "embeds": {0: "batch"}})
-        component("embed", Embed(mllm), (torch.tensor([[tok.bos, 5, 6], [7, 8, tok.sep]]),), ["ids"], ["embeds"],
-                  {"ids": {0: "batch", 1: "tokens"}, "embeds": {0: "batch", 1: "tokens"}})
-        hd = mc.dim // mc.heads
-        past = (torch.randn(mc.layers, 2, mc.heads, 5, hd, generator=g), torch.randn(mc.layers, 2, mc.heads, 5, hd, generator=g))
-        kv_axes = {0: "layers", 1: "batch", 3: "past"}
-        lm_io = (["embeds", "past_k", "past_v"], ["logits", "hidden", "present_k", "present_v"])
-        component("lm", LM(mllm), (torch.randn(2, 3, mc.dim, generator=g), *past), *lm_io,
-                  {"embeds": {0: "batch", 1: "tokens"}, "past_k": kv_axes, "past_v": kv_axes,
-                   "logits": {0: "batch", 1: "tokens"}, "hidden": {0: "batch", 1: "tokens"},
-                   "present_k": {1: "batch", 3: "total"}, "present_v": {1: "batch", 3: "total"}})
-        if parity:
-            # The two ways the runtime calls the LM: a prefill with an empty cache, and one new token.
-            empty = mllm.empty_cache(1)
-            parity_case("lm_prefill", "lm", LM(mllm), (torch.randn(1, 7, mc.dim, generator=g), *empty), *lm_io)
-            one = (torch.randn(mc.layers, 1, mc.heads, 7, hd, generator=g), torch.randn(mc.layers, 1, mc.heads, 7, hd, generator=g))
-            parity_case("lm_step", "lm", LM(mllm), (torch.randn(1, 1, mc.dim, generator=g), *one), *lm_io)
-        head = EditHeadExport(models["edit_head"], mllm.img_embeddings())
-        cells = models["edit_head"].grid ** 2
-        head_in = (torch.randn(2, mc.num_img_tokens, mc.dim, generator=g),) + ((torch.randn(2, cells, mc.dim, generator=g),) if cells else ())
-        head_names = ["img_hidden", "cells"][: len(head_in)]
-        component("edit_head", head, head_in, head_names, ["context"], {**{k: {0: "batch"} for k in head_names}, "context": {0: "batch"}})
-        region = stages.load_region_head(cfg, run_dir, variant) if variant in stages.SEEING else None
-        if region is not None:
-            round_weights_fp16(region)
-            region_export = RegionHeadExport(region, res)
-            u_in = (torch.randn(2, L, ctx, generator=g),)
-            component("region_head", region_export, u_in, ["context"], ["region"], {"context": {0: "batch"}, "region": {0: "batch"}})
-            flops["region_head"] = count_flops(region_export, u_in[0][:1])
-        if mllm.vision is not None:
-            flops["prefix"] = count_flops(Prefix(mllm), img[:1])
-        typical = mllm.num_prefix + 24  # prefix + a typical prompt: the cache one decoded token attends to
-        flops["lm"] = count_flops(LM(mllm), torch.randn(1, 1, mc.dim), torch.zeros(mc.layers, 1, mc.heads, typical, hd), torch.zeros(mc.layers, 1, mc.heads, typical, hd))
-        flops["edit_head"] = count_flops(head, *(a[:1] for a in head_in))
+        own = (["prefix"] if sees else []) + ["embed", "lm", "edit_head"] + (["region_head"] if region else [])
+    return [n for n in COMPONENTS if n in ("vae_encoder", "vae_decoder", "unet", *own)]
 
-    tok.save(os.path.join(out, "tokenizer.json"))
-    if parity:
-        _pipeline_fixture(cfg, run_dir, variant, pdir, g)
-        texts = ["make it brighter", "Remove the BIGGEST object!!", "  two  spaces\tand a tab ", "Ünïcødé wörds 🎨 日本語",
-                 "what will this image be like if fix the lighting", "", "recolour the odd one out to ultramarine-ish"]
-        with open(os.path.join(pdir, "tokenizer.json"), "w", encoding="utf-8") as f:
-            json.dump([{"text": t, "ids": tok.encode(t), "prompt": tok.prompt_ids(t)} for t in texts], f, ensure_ascii=False)
-        with open(os.path.join(pdir, "index.json"), "w") as f:
-            json.dump(cases, f, indent=2)
+
+def _parity_extras(x: _Export) -> None:
+    """The parity fixtures beyond single calls: a whole edit, the tokenizer, and the index of the cases."""
+    _pipeline_fixture(x.cfg, x.run_dir, x.variant, x.pdir, x.g)
+    texts = [
+        "make it brighter",
+        "Remove the BIGGEST object!!",
+        "  two  spaces\tand a tab ",
+        "Ünïcødé wörds 🎨 日本語",
+        "what will this image be like if fix the lighting",
+        "",
+        "recolour the odd one out to ultramarine-ish",
+    ]
+    with open(os.path.join(x.pdir, "tokenizer.json"), "w", encoding="utf-8") as f:
+        json.dump([{"text": t, "ids": x.tok.encode(t), "prompt": x.tok.prompt_ids(t)} for t in texts], f, ensure_ascii=False)
+    with open(os.path.join(x.pdir, "index.json"), "w") as f:
+        json.dump(x.cases, f, indent=2)
+
+
+def diffusion_block(cfg: Config, region_head: bool) -> dict:
+    """The manifest's `diffusion`: the noise schedule and what the UNet predicts, then the config's
+    InferenceDefaults as they are (a model without a region head: region_threshold 0)."""
     d = cfg.diffusion
-    manifest = {
+    inference = cfg.inference if region_head else dataclasses.replace(cfg.inference, region_threshold=0.0)
+    return {
+        "train_steps": d.train_steps,
+        "beta_schedule": "scaled_linear",
+        "beta_start": d.beta_start,
+        "beta_end": d.beta_end,
+        "prediction": d.prediction,
+        "residual": d.residual,
+        **dataclasses.asdict(inference),
+    }
+
+
+def _mllm_block(x: _Export) -> dict:
+    mc = x.cfg.mllm
+    return {
+        "vision": x.variant != "lgie",
+        "dim": mc.dim,
+        "layers": mc.layers,
+        "heads": mc.heads,
+        "head_dim": mc.dim // mc.heads,
+        "max_len": mc.max_len,
+        "num_img_tokens": mc.num_img_tokens,
+        "max_new_tokens": mc.max_new_tokens,
+        "num_prefix": x.models["mllm"].num_prefix,
+    }
+
+
+def build_manifest(x: _Export, training: dict | None) -> dict:
+    """manifest.json of the model directory `x` has written (validate_manifest checks it)."""
+    cfg, variant = x.cfg, x.variant
+    return {
         "format": FORMAT,
         "name": variant,
         "variant": variant,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "resolution": res,
-        "latent": {"channels": lc, "resolution": lres, "scale": scale},
-        "tokenizer": {"file": "tokenizer.json", "sha256": _sha256(os.path.join(out, "tokenizer.json"))},
-        "mllm": None if variant == "inspix2pix" else {
-            "vision": variant != "lgie", "dim": cfg.mllm.dim, "layers": cfg.mllm.layers, "heads": cfg.mllm.heads,
-            "head_dim": cfg.mllm.dim // cfg.mllm.heads, "max_len": cfg.mllm.max_len, "num_img_tokens": cfg.mllm.num_img_tokens,
-            "max_new_tokens": cfg.mllm.max_new_tokens, "num_prefix": models["mllm"].num_prefix,
-        },
+        "resolution": cfg.res,
+        "latent": {"channels": cfg.vae.latent_channels, "resolution": cfg.latent_res, "scale": x.scale},
+        "tokenizer": {"file": "tokenizer.json", "sha256": _sha256(os.path.join(x.out, "tokenizer.json"))},
+        "mllm": None if variant == "inspix2pix" else _mllm_block(x),
         "text_encoder": {"max_len": cfg.text_encoder.max_len} if variant == "inspix2pix" else None,
-        "condition": {"length": L, "dim": ctx},
-        "diffusion": {"train_steps": d.train_steps, "beta_schedule": "scaled_linear", "beta_start": d.beta_start, "beta_end": d.beta_end,
-                      "prediction": d.prediction, "residual": d.residual, "residual_decode": d.residual_decode,
-                      "change_threshold": d.change_threshold, "region_threshold": d.region_threshold if "region_head" in files else 0.0,
-                      "steps": d.sample_steps,
-                      "cfg_text": d.cfg_text, "cfg_image": d.cfg_image},
-        "components": files,
-        "flops": flops,
+        "condition": {"length": x.L, "dim": x.ctx},
+        "diffusion": diffusion_block(cfg, "region_head" in x.files),
+        "components": x.files,
+        "flops": x.flops,
         "training": training or {},
         "config": cfg.to_json(),
     }
+
+
+# The JSON Schema of manifest.json, generated from the TypeScript runtime's ManifestSchema (src/models/modelDir.ts).
+SCHEMA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "schemas", "manifest.schema.json")
+
+
+class ManifestError(ValueError):
+    """A manifest the TypeScript runtime would refuse."""
+
+
+def validate_manifest(manifest: dict, schema_path: str = SCHEMA) -> None:
+    """Checks `manifest`, as JSON, against the manifest schema; a ManifestError names the first field that
+    does not fit."""
+    try:
+        import jsonschema
+    except ImportError as e:
+        raise ManifestError("checking the manifest needs python3-jsonschema (scripts/setup-system.sh installs it)") from e
+    try:
+        with open(schema_path, encoding="utf-8") as f:
+            schema = json.load(f)
+    except (OSError, ValueError) as e:
+        raise ManifestError(f"cannot read the manifest schema {schema_path}: {e}") from e
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(json.loads(json.dumps(manifest))))
+    if error is not None:
+        where = ".".join(str(p) for p in error.absolute_path) or "(the top level)"
+        raise ManifestError(f"the manifest does not fit {os.path.normpath(schema_path)} at {where}: {error.message}")
+
+
+def trained_stages(run_dir: str) -> dict:
+    """For the manifest's `training`: the steps and meta of each trained stage's checkpoint in `run_dir`."""
+    trained = {}
+    for name, path in stages.paths(run_dir).items():
+        if path.endswith(".npz") and name != "latents" and os.path.isfile(path):
+            header = json.loads(bytes(np.load(path, allow_pickle=False)["header"]).decode("utf-8"))
+            trained[name] = {"steps": header["step"], **header.get("meta", {})}
+    return trained
+
+
+def export(cfg: Config, run_dir: str, variant: str, out: str, parity: bool = False, training: dict | None = None) -> dict:
+    """Writes the model directory `out` for one trained editor; returns its manifest."""
+    x = _Export(cfg, run_dir, variant, out, parity)
+    if os.path.isdir(out):
+        shutil.rmtree(out)
+    os.makedirs(out)
+    if parity:
+        os.makedirs(x.pdir)
+    sees = "mllm" in x.models and x.models["mllm"].vision is not None
+    region = variant in stages.SEEING and os.path.isfile(stages.paths(run_dir)[f"region-{variant}"])
+    for name in components(variant, sees, region):
+        COMPONENTS[name](x)
+    x.tok.save(os.path.join(out, "tokenizer.json"))
+    if parity:
+        _parity_extras(x)
+    manifest = build_manifest(x, training)
+    validate_manifest(manifest)
     with open(os.path.join(out, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=2)
     return manifest

@@ -2,10 +2,13 @@
 quick way to look at a checkpoint's quality during training."""
 from __future__ import annotations
 
+import time
+
 import torch
 
 from . import stages
 from .config import Config
+from .data import SynthEditData
 from .diffusion import Schedule, decode_edit, sample_ddim, sample_euler_ancestral
 from .models.mllm import build_batch, generate, img_hidden
 from .models.region_head import RegionHeadExport
@@ -56,13 +59,22 @@ class ReferenceEditor:
         return u, stages.null_condition(mllm, head), texts
 
     @torch.no_grad()
-    def edit(self, images: torch.Tensor, instructions: list[str], steps: int | None = None, cfg_text: float | None = None,
-             cfg_image: float | None = None, scheduler: str = "euler-ancestral", seed: int = 0,
-             expressive: list[str] | None = None, region_threshold: float | None = None) -> tuple[torch.Tensor, list[str]]:
+    def edit(
+        self,
+        images: torch.Tensor,
+        instructions: list[str],
+        steps: int | None = None,
+        cfg_text: float | None = None,
+        cfg_image: float | None = None,
+        scheduler: str = "euler-ancestral",
+        seed: int = 0,
+        expressive: list[str] | None = None,
+        region_threshold: float | None = None,
+    ) -> tuple[torch.Tensor, list[str]]:
         """Edited images in [-1, 1] and the expressive instructions. `region_threshold` (default: the
         config's when the editor has a region head, else 0) keeps the input outside the edit's region."""
-        d = self.cfg.diffusion
-        steps = steps or d.sample_steps
+        d = self.cfg.inference
+        steps = steps or d.steps
         cfg_text = d.cfg_text if cfg_text is None else cfg_text
         cfg_image = d.cfg_image if cfg_image is None else cfg_image
         u, null, texts = self.condition(images, instructions, expressive)
@@ -80,5 +92,25 @@ class ReferenceEditor:
             region_threshold = d.region_threshold if self.region is not None else 0.0
         elif region_threshold > 0 and self.region is None:
             raise ValueError(f"{self.variant} has no region head (run the 'region' stage): region_threshold must be 0")
-        return decode_edit(VAEDecode(self.vae, self.scale), z, z_img, images, d.residual_decode, d.change_threshold,
-                           region, region_threshold), texts
+        return (
+            decode_edit(
+                VAEDecode(self.vae, self.scale), z, z_img, images, d.residual_decode, d.change_threshold, region, region_threshold
+            ),
+            texts,
+        )
+
+
+def bench(cfg: Config, run_dir: str, variant: str, data: SynthEditData, steps: int | None, runs: int) -> dict:
+    """Median seconds of one edit of the dataset's first image by the reference pipeline, after a warm-up
+    edit, over `runs` edits (`steps` sampling steps, default the config's)."""
+    ed = ReferenceEditor(cfg, run_dir, variant)
+    x = data.images([0], "input")
+    steps = steps or cfg.inference.steps
+    ed.edit(x, ["make the odd one out red"], steps=steps)  # warm-up
+    times = []
+    for r in range(max(1, runs)):
+        t0 = time.time()
+        ed.edit(x, ["make the odd one out red"], steps=steps, seed=r)
+        times.append(time.time() - t0)
+    times.sort()
+    return {"seconds_per_edit": times[len(times) // 2], "runs": len(times)}

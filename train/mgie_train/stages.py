@@ -43,10 +43,18 @@ SEEING = ("mgie-e2e", "mgie-ft", "mgie-fz")
 
 
 def paths(run_dir: str) -> dict[str, str]:
-    p = lambda f: os.path.join(run_dir, f)  # noqa: E731
+    def p(f: str) -> str:
+        return os.path.join(run_dir, f)
+
     return {
-        "tokenizer": p("tokenizer.json"), "vae": p("vae.npz"), "vae_info": p("vae.json"), "latents": p("latents.npz"),
-        "vision": p("vision.npz"), "mllm-see": p("mllm-see.npz"), "mllm-ins": p("mllm-ins.npz"), "lm-ins": p("lm-ins.npz"),
+        "tokenizer": p("tokenizer.json"),
+        "vae": p("vae.npz"),
+        "vae_info": p("vae.json"),
+        "latents": p("latents.npz"),
+        "vision": p("vision.npz"),
+        "mllm-see": p("mllm-see.npz"),
+        "mllm-ins": p("mllm-ins.npz"),
+        "lm-ins": p("lm-ins.npz"),
         **{f"editor-{v}": p(f"editor-{v}.npz") for v in VARIANTS},
         **{f"region-{v}": p(f"region-{v}.npz") for v in SEEING},
     }
@@ -67,6 +75,7 @@ def warmup(opt: torch.optim.Optimizer, step: int, lr: float, warm: int = 100, to
 
 # ---------------------------------------------------------------- tokenizer
 
+
 def train_tokenizer(cfg: Config, data: SynthEditData, run_dir: str) -> Tokenizer:
     texts = [PROMPT, DESCRIBE_PROMPT]
     for r in data.rows:
@@ -74,7 +83,10 @@ def train_tokenizer(cfg: Config, data: SynthEditData, run_dir: str) -> Tokenizer
     tok = Tokenizer.train(texts, cfg.mllm.merges, cfg.mllm.num_img_tokens)
     tok.save(paths(run_dir)["tokenizer"])
     lens = [len(tok.encode(t)) / max(1, len(t.encode("utf-8"))) for t in texts[:2000]]
-    print(f"[tokenizer] {len(tok.merges)} merges, vocabulary {tok.vocab_size}, {sum(lens) / len(lens):.2f} tokens per byte", flush=True)
+    print(
+        f"[tokenizer] {len(tok.merges)} merges, vocabulary {tok.vocab_size}, {sum(lens) / len(lens):.2f} tokens per byte",
+        flush=True,
+    )
     return tok
 
 
@@ -87,14 +99,23 @@ def load_tokenizer(run_dir: str) -> Tokenizer:
 
 # ---------------------------------------------------------------- VAE
 
+
 def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
     """PSNR of images in [-1, 1], computed on [0, 1]."""
     mse = F.mse_loss((a.clamp(-1, 1) + 1) / 2, (b + 1) / 2).item()
     return 10 * math.log10(1.0 / max(mse, 1e-12))
 
 
-def train_vae(cfg: Config, data: SynthEditData, run_dir: str, steps: int, batch: int, seed: int, minutes: float | None,
-              test: SynthEditData | None = None) -> bool:
+def train_vae(
+    cfg: Config,
+    data: SynthEditData,
+    run_dir: str,
+    steps: int,
+    batch: int,
+    seed: int,
+    minutes: float | None,
+    test: SynthEditData | None = None,
+) -> bool:
     vae = VAE(cfg.vae)
     opt = adamw(vae.parameters(), 1e-3)
 
@@ -124,7 +145,9 @@ def train_vae(cfg: Config, data: SynthEditData, run_dir: str, steps: int, batch:
             info["test_examples"] = len(tidx)
     with open(paths(run_dir)["vae_info"], "w") as f:
         json.dump(info, f, indent=2)
-    print(f"[vae] latent scale {scale:.4f}" + (f", test PSNR {info['test_psnr']:.2f} dB" if "test_psnr" in info else ""), flush=True)
+    print(
+        f"[vae] latent scale {scale:.4f}" + (f", test PSNR {info['test_psnr']:.2f} dB" if "test_psnr" in info else ""), flush=True
+    )
     return True
 
 
@@ -159,18 +182,28 @@ def encode_latents(cfg: Config, data: SynthEditData, run_dir: str) -> None:
 
 # ---------------------------------------------------------------- vision tower
 
+
 def vision_modules(cfg: Config) -> dict[str, torch.nn.Module]:
     """What the `vision` stage trains and its checkpoint holds."""
     return {"vision": VisionEncoder(cfg.mllm, cfg.res), "object_head": ObjectHead(cfg.mllm.vision_dim)}
 
 
-def train_vision(cfg: Config, data: SynthEditData, run_dir: str, steps: int, batch: int, lr: float, seed: int,
-                 minutes: float | None, test: SynthEditData | None = None) -> bool:
+def train_vision(
+    cfg: Config,
+    data: SynthEditData,
+    run_dir: str,
+    steps: int,
+    batch: int,
+    lr: float,
+    seed: int,
+    minutes: float | None,
+    test: SynthEditData | None = None,
+) -> bool:
     """The vision tower and the object head alone, on scenes only, before `mllm-see` joins the LM.
-    Trained inside mllm-see from scratch, the tower named the shape in 53 % of small objects' cells (the
-    LM's description loss pulls at it from the start, and only half its images are scenes); alone, in
-    74 % (`object_accuracy`, test scenes): the shape word is most of what the MLLM gets wrong on
-    ambiguous local edits."""
+    Trained inside mllm-see from scratch, the tower named the shape of small objects far less often (the
+    LM's description loss pulls at it from the start, and only half its images are scenes), and the shape
+    word is most of what the MLLM gets wrong on ambiguous local edits (`object_accuracy`, test scenes;
+    see docs/EXPERIMENTS.md)."""
     trained = vision_modules(cfg)
     tower = trained["vision"]
     opt = adamw([q for m in trained.values() for q in m.parameters()], lr)
@@ -181,8 +214,9 @@ def train_vision(cfg: Config, data: SynthEditData, run_dir: str, steps: int, bat
     def step(i: int) -> dict[str, float]:
         warmup(opt, i, lr, total=steps)
         idx = [scenes[j] for j in batch_indices(i, batch, len(scenes), seed)]
-        loss = trained["object_head"].loss(tower.cells(data.images(idx, "input")),
-                                           object_grid([data.rows[j] for j in idx], cfg.res, tower.grid))
+        loss = trained["object_head"].loss(
+            tower.cells(data.images(idx, "input")), object_grid([data.rows[j] for j in idx], cfg.res, tower.grid)
+        )
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -196,7 +230,9 @@ def train_vision(cfg: Config, data: SynthEditData, run_dir: str, steps: int, bat
 
 
 @torch.no_grad()
-def object_accuracy(cfg: Config, tower: VisionEncoder, head: ObjectHead, data: SynthEditData, limit: int = 512) -> dict[str, float]:
+def object_accuracy(
+    cfg: Config, tower: VisionEncoder, head: ObjectHead, data: SynthEditData, limit: int = 512
+) -> dict[str, float]:
     """How often the object head names the colour, shape and size of the object in a cell, over the cells
     objects cover in up to `limit` scenes; and the shape in the cells of small objects alone."""
     tower.eval()
@@ -217,6 +253,7 @@ def object_accuracy(cfg: Config, tower: VisionEncoder, head: ObjectHead, data: S
 
 
 # ---------------------------------------------------------------- MLLM / LM
+
 
 def lm_task(tok: Tokenizer, rows: list[dict], task: str, band: float = 0.0) -> tuple[list[list[int]], list[list[int]], list[int]]:
     """(prompts, targets, expressive lengths) for 'see' (describe the image; `band`: the pixel height of
@@ -244,8 +281,20 @@ def lm_modules(cfg: Config, tok: Tokenizer, task: str, vision: bool) -> dict[str
     return modules
 
 
-def train_lm(cfg: Config, data: SynthEditData, run_dir: str, name: str, task: str, vision: bool, init: str | None,
-             steps: int, batch: int, lr: float, seed: int, minutes: float | None) -> bool:
+def train_lm(
+    cfg: Config,
+    data: SynthEditData,
+    run_dir: str,
+    name: str,
+    task: str,
+    vision: bool,
+    init: str | None,
+    steps: int,
+    batch: int,
+    lr: float,
+    seed: int,
+    minutes: float | None,
+) -> bool:
     trained = lm_modules(cfg, load_tokenizer(run_dir), task, vision)
     model = trained["mllm"]
     if init and not os.path.isfile(paths(run_dir)[name]):
@@ -253,8 +302,11 @@ def train_lm(cfg: Config, data: SynthEditData, run_dir: str, name: str, task: st
             raise FileNotFoundError(f"no {init} checkpoint at {paths(run_dir)[init]}: run the '{init}' stage first")
         # Seeing starts from the pre-trained tower (stage 'vision'), fine-tuning from all of seeing (which
         # has no shared-looks head: that is new with fine-tuning).
-        start = ({"vision": model.vision, "object_head": trained["object_head"]} if init == "vision"
-                 else {k: m for k, m in trained.items() if k != "shared_looks_head"})
+        start = (
+            {"vision": model.vision, "object_head": trained["object_head"]}
+            if init == "vision"
+            else {k: m for k, m in trained.items() if k != "shared_looks_head"}
+        )
         checkpoint.load(paths(run_dir)[init], start, restore_rng=False)
     params = [q for m in trained.values() for q in m.parameters()]
     opt = adamw(params, lr)
@@ -305,6 +357,7 @@ def train_lm(cfg: Config, data: SynthEditData, run_dir: str, name: str, task: st
 
 # ---------------------------------------------------------------- editors
 
+
 def editor_models(cfg: Config, variant: str, tok: Tokenizer) -> dict[str, torch.nn.Module]:
     """The modules one editing model consists of (what its checkpoint holds)."""
     if variant not in VARIANTS:
@@ -347,7 +400,12 @@ def load_editor(cfg: Config, run_dir: str, variant: str) -> tuple[dict[str, torc
 
 
 # Which LM checkpoint each variant starts from, and whether its LM takes part in training (E2E).
-LM_INIT = {"lgie": ("lm-ins", True), "mgie-fz": ("mllm-see", False), "mgie-ft": ("mllm-ins", False), "mgie-e2e": ("mllm-ins", True)}
+LM_INIT = {
+    "lgie": ("lm-ins", True),
+    "mgie-fz": ("mllm-see", False),
+    "mgie-ft": ("mllm-ins", False),
+    "mgie-e2e": ("mllm-ins", True),
+}
 
 
 def text_ids(tok: Tokenizer, instructions: list[str], max_len: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -391,8 +449,17 @@ def null_condition(mllm: MLLM, head: EditHead) -> torch.Tensor:
     return head(torch.zeros(1, n, d), mllm.img_embeddings(), cells)
 
 
-def train_editor(cfg: Config, data: SynthEditData, run_dir: str, variant: str, steps: int, batch: int, lr: float, seed: int,
-                 minutes: float | None) -> bool:
+def train_editor(
+    cfg: Config,
+    data: SynthEditData,
+    run_dir: str,
+    variant: str,
+    steps: int,
+    batch: int,
+    lr: float,
+    seed: int,
+    minutes: float | None,
+) -> bool:
     p = paths(run_dir)
     tok = load_tokenizer(run_dir)
     models = editor_models(cfg, variant, tok)
@@ -449,15 +516,26 @@ def train_editor(cfg: Config, data: SynthEditData, run_dir: str, variant: str, s
             logs["l_orient"] = l_orient.item()
         return logs
 
-    return run(f"editor-{variant}", steps, step, saved_modules(models, variant), opt, p[f"editor-{variant}"], minutes=minutes,
-               meta={"seed": seed, "variant": variant})
+    return run(
+        f"editor-{variant}",
+        steps,
+        step,
+        saved_modules(models, variant),
+        opt,
+        p[f"editor-{variant}"],
+        minutes=minutes,
+        meta={"seed": seed, "variant": variant},
+    )
 
 
 # ---------------------------------------------------------------- region head
 
+
 def region_head(cfg: Config, variant: str) -> RegionHead:
     if variant not in SEEING:
-        raise ValueError(f"only an MGIE editor whose MLLM sees the image ({', '.join(SEEING)}) has a region head, not {variant!r}")
+        raise ValueError(
+            f"only an MGIE editor whose MLLM sees the image ({', '.join(SEEING)}) has a region head, not {variant!r}"
+        )
     return RegionHead(cfg.region_head, cfg.edit_head.context_dim, cfg.image_grid)
 
 
@@ -474,12 +552,23 @@ def load_region_head(cfg: Config, run_dir: str, variant: str) -> RegionHead | No
     return head
 
 
-def train_region(cfg: Config, data: SynthEditData, run_dir: str, variant: str, steps: int, batch: int, lr: float, seed: int,
-                 minutes: float | None) -> bool:
+def train_region(
+    cfg: Config,
+    data: SynthEditData,
+    run_dir: str,
+    variant: str,
+    steps: int,
+    batch: int,
+    lr: float,
+    seed: int,
+    minutes: float | None,
+) -> bool:
     """The region head on the frozen, trained editor's U (teacher-forced, as the editor was trained)."""
     head = region_head(cfg, variant)
     if not os.path.isfile(paths(run_dir)[f"editor-{variant}"]):
-        raise FileNotFoundError(f"no {variant} editor at {paths(run_dir)[f'editor-{variant}']}: run 'editor --variant {variant}' first")
+        raise FileNotFoundError(
+            f"no {variant} editor at {paths(run_dir)[f'editor-{variant}']}: run 'editor --variant {variant}' first"
+        )
     models, tok = load_editor(cfg, run_dir, variant)
     opt = adamw(head.parameters(), lr)
 
@@ -494,5 +583,13 @@ def train_region(cfg: Config, data: SynthEditData, run_dir: str, variant: str, s
         opt.step()
         return {"loss": loss.item(), "cell_acc": acc}
 
-    return run(f"region-{variant}", steps, step, {"region_head": head}, opt, paths(run_dir)[f"region-{variant}"], minutes=minutes,
-               meta={"seed": seed, "variant": variant})
+    return run(
+        f"region-{variant}",
+        steps,
+        step,
+        {"region_head": head},
+        opt,
+        paths(run_dir)[f"region-{variant}"],
+        minutes=minutes,
+        meta={"seed": seed, "variant": variant},
+    )

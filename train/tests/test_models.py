@@ -11,8 +11,16 @@ import numpy as np
 import torch
 
 from mgie_train import checkpoint, config, stages
-from mgie_train.diffusion import (Schedule, decode_edit, dual_guidance, euler_ancestral_timesteps, guided_eps, keep_inside_region,
-                                  keep_significant_changes, sample_ddim)
+from mgie_train.diffusion import (
+    Schedule,
+    decode_edit,
+    dual_guidance,
+    euler_ancestral_timesteps,
+    guided_eps,
+    keep_inside_region,
+    keep_significant_changes,
+    sample_ddim,
+)
 from mgie_train.data import DataFormatError, SynthEditData, object_grid, orientation_labels, shared_looks_grid
 from mgie_train.models.edit_head import EditHead
 from mgie_train.models.mllm import MLLM, build_batch, generate, img_hidden
@@ -92,7 +100,7 @@ class EditHeadTest(unittest.TestCase):
         torch.manual_seed(0)
         m = MLLM(CFG.mllm, CFG.res, TOK).eval()
         head = EditHead(CFG.edit_head, CFG.mllm.dim, grid=CFG.image_grid).eval()
-        cells = CFG.image_grid ** 2
+        cells = CFG.image_grid**2
         self.assertEqual(cells, m.num_prefix - 1)
         n, d = CFG.mllm.num_img_tokens, CFG.mllm.dim
         with torch.no_grad():
@@ -162,15 +170,25 @@ class RegionHeadTest(unittest.TestCase):
         kept = keep_inside_region(out, image, region, 0.25)
         torch.testing.assert_close(kept, torch.tensor([0.0, 0.25, 0.5, 0.5]).expand(1, 3, 1, 4))
         torch.testing.assert_close(keep_inside_region(out, image, region, 0.0), out)
-        decode = lambda lat: lat[:, :3].repeat(1, 1, 1, 1)  # noqa: E731
+
+        def decode(lat):
+            return lat[:, :3].repeat(1, 1, 1, 1)
+
         z = torch.full((1, 4, 1, 4), 0.5)
         torch.testing.assert_close(decode_edit(decode, z, torch.zeros_like(z), image, False, 0.0, region, 0.25), kept)
 
 
 class ObjectHeadTest(unittest.TestCase):
-    SCENE = {"id": "x", "source": {"type": "scene", "objects": [
-        {"shape": "star", "color": "blue", "size": "large", "cx": 16.0, "cy": 4.0, "r": 12.0},
-        {"shape": "circle", "color": "red", "size": "small", "cx": 31.9, "cy": 31.9, "r": 2.0}]}}
+    SCENE = {
+        "id": "x",
+        "source": {
+            "type": "scene",
+            "objects": [
+                {"shape": "star", "color": "blue", "size": "large", "cx": 16.0, "cy": 4.0, "r": 12.0},
+                {"shape": "circle", "color": "red", "size": "small", "cx": 31.9, "cy": 31.9, "r": 2.0},
+            ],
+        },
+    }
 
     def test_labels_mark_the_cells_an_object_covers_and_its_centre_cell(self):
         lab = object_grid([self.SCENE, {"source": {"type": "photo"}}], 32, 4)  # 8 px cells, centres at 4, 12, 20, 28
@@ -178,7 +196,9 @@ class ObjectHeadTest(unittest.TestCase):
         star = [5, 4, 2]  # blue (index 4) star (3) large (1), each +1
         # Cell centres within 0.8 * 12 = 9.6 px of (16, 4): (12, 4), (20, 4), (12, 12), (20, 12).
         self.assertEqual([j for j in range(16) if lab[0, :, j].tolist() == star], [1, 2, 5, 6])
-        self.assertEqual(lab[0, :, 3 * 4 + 3].tolist(), [1, 1, 1])  # red circle small: too small to cover a centre, so its own cell
+        self.assertEqual(
+            lab[0, :, 3 * 4 + 3].tolist(), [1, 1, 1]
+        )  # red circle small: too small to cover a centre, so its own cell
         self.assertEqual(int((lab[0].sum(0) > 0).sum()), 5)
         self.assertEqual(int(lab[1].abs().sum()), 0)  # a photo has no objects
 
@@ -208,9 +228,11 @@ class ObjectHeadTest(unittest.TestCase):
 
 class SharedLooksTest(unittest.TestCase):
     # A red star, a red circle and a blue circle: the blue circle is the odd one out in colour, the star in shape.
-    OBJECTS = [{"shape": "star", "color": "red", "size": "small", "cx": 4.0, "cy": 4.0, "r": 3.0},
-               {"shape": "circle", "color": "red", "size": "small", "cx": 12.0, "cy": 4.0, "r": 3.0},
-               {"shape": "circle", "color": "blue", "size": "small", "cx": 28.0, "cy": 28.0, "r": 3.0}]
+    OBJECTS = [
+        {"shape": "star", "color": "red", "size": "small", "cx": 4.0, "cy": 4.0, "r": 3.0},
+        {"shape": "circle", "color": "red", "size": "small", "cx": 12.0, "cy": 4.0, "r": 3.0},
+        {"shape": "circle", "color": "blue", "size": "small", "cx": 28.0, "cy": 28.0, "r": 3.0},
+    ]
     ROWS = [{"source": {"type": "scene", "objects": OBJECTS}}, {"source": {"type": "photo"}}]
 
     def test_each_objects_cells_count_the_objects_that_share_its_colour_and_shape(self):
@@ -241,8 +263,19 @@ def write_scenes(root: str, count: int, res: int) -> SynthEditData:
     circle = {"shape": "circle", "color": "red", "size": "small", "cx": 10.0, "cy": 12.0, "r": 3.0}
     with open(os.path.join(root, "index.jsonl"), "w") as f:
         for i in range(count):
-            f.write(json.dumps({"id": str(i), "shard": "00000", "row": i, "instruction": "make it red", "expressive": "make it red",
-                                "source": {"type": "scene", "objects": [circle]}}) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "id": str(i),
+                        "shard": "00000",
+                        "row": i,
+                        "instruction": "make it red",
+                        "expressive": "make it red",
+                        "source": {"type": "scene", "objects": [circle]},
+                    }
+                )
+                + "\n"
+            )
     with open(os.path.join(root, "dataset.json"), "w") as f:
         json.dump({"format": "synthedit-dataset-1", "count": count, "res": res, "shards": [{"name": "00000", "count": count}]}, f)
     return SynthEditData(root)
@@ -268,10 +301,24 @@ class VisionStageTest(unittest.TestCase):
 
     def test_seeing_without_the_vision_stage_says_which_stage_to_run(self):
         from mgie_train.__main__ import main
+
         with tempfile.TemporaryDirectory() as d:
             write_scenes(os.path.join(d, "data"), 4, CFG.res)
             run_dir = os.path.join(d, "run")
-            args = ["--config", "tiny", "--data", os.path.join(d, "data"), "--run", run_dir, "--threads", "1", "--steps", "1", "--batch", "2"]
+            args = [
+                "--config",
+                "tiny",
+                "--data",
+                os.path.join(d, "data"),
+                "--run",
+                run_dir,
+                "--threads",
+                "1",
+                "--steps",
+                "1",
+                "--batch",
+                "2",
+            ]
             self.assertEqual(main(["tokenizer", *args]), 0)
             err = io.StringIO()
             with contextlib.redirect_stderr(err):
@@ -319,14 +366,17 @@ class DiffusionTest(unittest.TestCase):
 
     def test_residual_decoding_keeps_the_input_where_the_latent_is_unchanged(self):
         image = torch.rand(1, 3, 8, 8) * 2 - 1
-        decode = lambda lat: lat.repeat(1, 1, 2, 2)[:, :3] * 0.5  # noqa: E731  any decoder
+
+        def decode(lat):  # any decoder
+            return lat.repeat(1, 1, 2, 2)[:, :3] * 0.5
+
         z_img = torch.randn(1, 4, 4, 4)
-        torch.testing.assert_close(decode_edit(decode, z_img, z_img, image, True), image)
+        torch.testing.assert_close(decode_edit(decode, z_img, z_img, image, True, 0.0, None, 0.0), image)
         z_edit = z_img.clone()
         z_edit[:, :, 0, 0] += 0.2
-        out = decode_edit(decode, z_edit, z_img, image, True)
+        out = decode_edit(decode, z_edit, z_img, image, True, 0.0, None, 0.0)
         torch.testing.assert_close(out - image, (decode(z_edit) - decode(z_img)).clamp(-1 - image, 1 - image))
-        torch.testing.assert_close(decode_edit(decode, z_edit, z_img, image, False), decode(z_edit).clamp(-1, 1))
+        torch.testing.assert_close(decode_edit(decode, z_edit, z_img, image, False, 0.0, None, 0.0), decode(z_edit).clamp(-1, 1))
 
     def test_small_changes_are_dropped_and_large_ones_kept(self):
         image = torch.zeros(1, 3, 1, 4)
@@ -354,8 +404,16 @@ class DiffusionTest(unittest.TestCase):
     def test_the_eight_orientations_are_the_symmetries_of_the_square(self):
         x = torch.randn(2, 3, 5, 5)
         views = orientations(x)
-        want = [x, x.flip(3), x.flip(2), torch.rot90(x, 2, (2, 3)), x.transpose(2, 3), torch.rot90(x, -1, (2, 3)),
-                torch.rot90(x, 1, (2, 3)), torch.rot90(x.transpose(2, 3), 2, (2, 3))]
+        want = [
+            x,
+            x.flip(3),
+            x.flip(2),
+            torch.rot90(x, 2, (2, 3)),
+            x.transpose(2, 3),
+            torch.rot90(x, -1, (2, 3)),
+            torch.rot90(x, 1, (2, 3)),
+            torch.rot90(x.transpose(2, 3), 2, (2, 3)),
+        ]
         for got, w in zip(views, want):
             torch.testing.assert_close(got, w)
         self.assertEqual(len({tuple(v.flatten().tolist()) for v in views}), 8)
@@ -374,7 +432,9 @@ class DiffusionTest(unittest.TestCase):
         torch.manual_seed(0)
         side = CFG.image_grid
         unet = UNet(CFG.unet, 4, 32, grid=side).eval()
-        self.assertTrue(torch.equal(unet.orientation_logits(torch.randn(2, 5 + side * side, 32)), torch.zeros(2, 8)))  # starts even
+        self.assertTrue(
+            torch.equal(unet.orientation_logits(torch.randn(2, 5 + side * side, 32)), torch.zeros(2, 8))
+        )  # starts even
         with torch.no_grad():
             unet.orientation.logits.weight.normal_()
         queries, cells = torch.randn(2, 5, 32), torch.randn(2, side * side, 32)
@@ -385,13 +445,22 @@ class DiffusionTest(unittest.TestCase):
     def test_orientation_labels_name_the_view_that_is_the_target(self):
         x = torch.randn(1, 3, 6, 6)
         views = orientations(x)
-        targets = {"flip-horizontal": x.flip(3), "flip-vertical": x.flip(2), "rotate-180": torch.rot90(x, 2, (2, 3)),
-                   # SynthEdit's rotate-90 is clockwise as seen on screen (rows run downwards).
-                   "rotate-90": torch.rot90(x, -1, (2, 3)), "rotate-270": torch.rot90(x, 1, (2, 3))}
+        targets = {
+            "flip-horizontal": x.flip(3),
+            "flip-vertical": x.flip(2),
+            "rotate-180": torch.rot90(x, 2, (2, 3)),
+            # SynthEdit's rotate-90 is clockwise as seen on screen (rows run downwards).
+            "rotate-90": torch.rot90(x, -1, (2, 3)),
+            "rotate-270": torch.rot90(x, 1, (2, 3)),
+        }
         rows = [{"kind": "photoshop", "op": op} for op in targets]
         for label, want in zip(orientation_labels(rows).tolist(), targets.values()):
             torch.testing.assert_close(views[label], want)
-        others = [{"kind": "photoshop", "op": "invert"}, {"kind": "local", "op": "move"}, {"kind": "global", "op": "day-to-night"}]
+        others = [
+            {"kind": "photoshop", "op": "invert"},
+            {"kind": "local", "op": "move"},
+            {"kind": "global", "op": "day-to-night"},
+        ]
         self.assertEqual(orientation_labels(others).tolist(), [0, 0, 0])
 
     def test_the_unet_can_do_without_orientations(self):
@@ -410,7 +479,9 @@ class DiffusionTest(unittest.TestCase):
         moved[0, -1] += 1.0  # the last cell's row only
         with torch.no_grad():
             a, b = unet(lat, t, ctx), unet(lat, t, moved)
-            changed = (unet.cells_as_map(ctx, CFG.latent_res) - unet.cells_as_map(moved, CFG.latent_res)).abs().amax(dim=(0, 1)) > 0
+            changed = (unet.cells_as_map(ctx, CFG.latent_res) - unet.cells_as_map(moved, CFG.latent_res)).abs().amax(
+                dim=(0, 1)
+            ) > 0
         self.assertEqual(unet.conv_in.in_channels, 8 + 4 + CFG.unet.cell_map_channels)
         self.assertGreater(float((a - b).abs().max()), 1e-4)
         # The last row is the bottom-right cell: only its block of the map changes.
@@ -439,7 +510,9 @@ class DiffusionTest(unittest.TestCase):
                     eps = (lat[:, :4] - a.sqrt() * x0) / (1 - a).sqrt()
                     return {"epsilon": eps, "v": a.sqrt() * eps - (1 - a).sqrt() * x0, "sample": x0.expand_as(eps)}[prediction]
 
-                out = sample_ddim(oracle, s, image_latent, torch.zeros(1, 1, 1), torch.zeros(1, 1, 1), 10, 7.5, 1.5, torch.randn(1, 4, 2, 2))
+                out = sample_ddim(
+                    oracle, s, image_latent, torch.zeros(1, 1, 1), torch.zeros(1, 1, 1), 10, 7.5, 1.5, torch.randn(1, 4, 2, 2)
+                )
                 torch.testing.assert_close(out, target, atol=1e-4, rtol=1e-4)
 
     def test_each_target_and_its_noise_agree(self):

@@ -1,8 +1,8 @@
+import type { Rng } from "../../core/rng.js";
+import type { RgbImage } from "../../image/raster.js";
+import { type EditContext, fullMask, type GeneratedEdit } from "../example.js";
 import * as f from "../ops/filters.js";
 import { say } from "../phrasing.js";
-import { fullMask, type EditContext, type GeneratedEdit } from "../example.js";
-import type { RgbImage } from "../../image/raster.js";
-import type { Rng } from "../rng.js";
 
 /**
  * Global photo optimisation (the paper's MA5k): the input is a real photo with a known defect
@@ -43,7 +43,13 @@ function underexposed(rng: Rng): Defect {
     op: "fix-underexposure",
     params: { gamma, darken },
     make: (photo) => ({ input: f.brightness(f.gammaCurve(photo, gamma), -darken), target: photo }),
-    instruction: ["it's too dark, brighten it", "the photo is underexposed", "fix the underexposure", "lighten this dark photo", "I can barely see anything, make it brighter"],
+    instruction: [
+      "it's too dark, brighten it",
+      "the photo is underexposed",
+      "fix the underexposure",
+      "lighten this dark photo",
+      "I can barely see anything, make it brighter",
+    ],
     expressive: "brighten the underexposed photo",
     families: ["fix-lighting", "enhance"],
   };
@@ -55,7 +61,13 @@ function overexposed(rng: Rng): Defect {
     op: "fix-overexposure",
     params: { gamma },
     make: (photo) => ({ input: f.invert(f.gammaCurve(f.invert(photo), gamma)), target: photo }),
-    instruction: ["it's too bright, fix it", "the photo is overexposed", "tone down the overexposure", "it looks washed out from too much light", "darken this blown-out photo"],
+    instruction: [
+      "it's too bright, fix it",
+      "the photo is overexposed",
+      "tone down the overexposure",
+      "it looks washed out from too much light",
+      "darken this blown-out photo",
+    ],
     expressive: "darken the overexposed photo",
     families: ["fix-lighting", "enhance"],
   };
@@ -88,7 +100,13 @@ function dull(rng: Rng): Defect {
     op: "boost-dull",
     params: { contrast: -c, saturation: -s },
     make: (photo) => ({ input: f.saturation(f.contrast(photo, -c), -s), target: photo }),
-    instruction: ["make it less dull", "the photo looks flat, make it pop", "liven up this dull picture", "it's so dull, give it some life", "make it less washed-out and grey"],
+    instruction: [
+      "make it less dull",
+      "the photo looks flat, make it pop",
+      "liven up this dull picture",
+      "it's so dull, give it some life",
+      "make it less washed-out and grey",
+    ],
     expressive: "boost the contrast and saturation",
     families: ["enhance"],
   };
@@ -104,7 +122,13 @@ function dayToNight(): Defect {
     op: "day-to-night",
     params: {},
     make: (photo) => ({ input: photo, target: toNight(photo) }),
-    instruction: ["turn day into night", "make it night time", "make it look like it was taken at night", "change the scene to night", "make it dark like midnight"],
+    instruction: [
+      "turn day into night",
+      "make it night time",
+      "make it look like it was taken at night",
+      "change the scene to night",
+      "make it dark like midnight",
+    ],
     expressive: "turn the day scene into night",
     families: [],
   };

@@ -1,12 +1,22 @@
+import type { Rng } from "../../core/rng.js";
 import { createImage, type RgbImage } from "../../image/raster.js";
+import type { Background, EditContext, GeneratedEdit } from "../example.js";
 import { say } from "../phrasing.js";
-import type { Rng } from "../rng.js";
 import {
-  COLOR_NAMES, RADIUS, RESIZE_FACTOR, SHAPES, TEXTURES, describe, positionOf,
-  type ColorName, type Position, type SceneObject, type Shape, type Size,
+  COLOR_NAMES,
+  type ColorName,
+  describe,
+  type Position,
+  positionOf,
+  RADIUS,
+  RESIZE_FACTOR,
+  type SceneObject,
+  SHAPES,
+  type Shape,
+  type Size,
+  TEXTURES,
 } from "../scene/objects.js";
 import { apart, markCoverage, renderScene } from "../scene/render.js";
-import type { Background, EditContext, GeneratedEdit } from "../example.js";
 
 /**
  * Local object edits (the paper's MagicBrush): scenes of shapes over real-photo, flat or gradient
@@ -20,7 +30,11 @@ const GAP = 3;
 
 async function makeBackground(ctx: EditContext): Promise<{ image: RgbImage; bg: Background }> {
   const { rng, res } = ctx;
-  const type = rng.weighted([["photo", 2], ["flat", 1], ["gradient", 1]] as const);
+  const type = rng.weighted([
+    ["photo", 2],
+    ["flat", 1],
+    ["gradient", 1],
+  ] as const);
   if (type === "photo") {
     const { image, ref } = await ctx.photos.crop(rng, ctx.split, res);
     return { image, bg: { type: "photo", crop: ref } };
@@ -115,7 +129,12 @@ function refer(rng: Rng, o: SceneObject): string {
 }
 
 const recolourPhrasings = (ref: string, c: ColorName): string[] => [
-  `make ${ref} ${c}`, `change ${ref} to ${c}`, `paint ${ref} ${c}`, `recolour ${ref} ${c}`, `can you turn ${ref} ${c}?`, `I want ${ref} to be ${c}`,
+  `make ${ref} ${c}`,
+  `change ${ref} to ${c}`,
+  `paint ${ref} ${c}`,
+  `recolour ${ref} ${c}`,
+  `can you turn ${ref} ${c}?`,
+  `I want ${ref} to be ${c}`,
 ];
 
 function recolour(rng: Rng, o: SceneObject, to: ColorName, instruction?: string[]): Change {
@@ -136,7 +155,14 @@ function remove(rng: Rng, o: SceneObject, instruction?: string[]): Change {
     params: { object: describe(o) },
     before: o,
     after: null,
-    instruction: instruction ?? [`remove ${ref}`, `delete ${ref}`, `get rid of ${ref}`, `take out ${ref}`, `erase ${ref}`, `can you remove ${ref} from the picture?`],
+    instruction: instruction ?? [
+      `remove ${ref}`,
+      `delete ${ref}`,
+      `get rid of ${ref}`,
+      `take out ${ref}`,
+      `erase ${ref}`,
+      `can you remove ${ref} from the picture?`,
+    ],
     expressive: `remove the ${describe(o)}`,
   };
 }
@@ -192,7 +218,14 @@ function move(rng: Rng, o: SceneObject, scene: readonly SceneObject[], res: numb
 function resize(rng: Rng, o: SceneObject, scene: readonly SceneObject[], res: number): Change | null {
   const bigger = o.size === "small";
   const after: SceneObject = { ...o, size: bigger ? "large" : "small", r: bigger ? o.r * RESIZE_FACTOR : o.r / RESIZE_FACTOR };
-  if (!fits(after, scene.filter((p) => p !== o), res)) return null;
+  if (
+    !fits(
+      after,
+      scene.filter((p) => p !== o),
+      res,
+    )
+  )
+    return null;
   const ref = refer(rng, o);
   const word = bigger ? "bigger" : "smaller";
   return {
@@ -216,7 +249,13 @@ function reshape(rng: Rng, o: SceneObject, scene: readonly SceneObject[]): Chang
     params: { object: describe(o), shape },
     before: o,
     after: { ...o, shape, angle: angleFor(rng, shape) },
-    instruction: [`turn ${ref} into a ${shape}`, `change ${ref} into a ${shape}`, `make ${ref} a ${shape} instead`, `replace ${ref} with a ${o.color} ${shape}`, `reshape ${ref} into a ${shape}`],
+    instruction: [
+      `turn ${ref} into a ${shape}`,
+      `change ${ref} into a ${shape}`,
+      `make ${ref} a ${shape} instead`,
+      `replace ${ref} with a ${o.color} ${shape}`,
+      `reshape ${ref} into a ${shape}`,
+    ],
     expressive: `turn the ${describe(o)} into a ${shape}`,
   };
 }
@@ -226,22 +265,46 @@ function explicitEdit(rng: Rng, res: number): { scene: SceneObject[]; change: Ch
   const scene = placeAll(rng, res, distinctLooks(rng, rng.int(2, 5)));
   if (!scene) return null;
   const o = rng.pick(scene);
-  const op = rng.weighted([["recolour", 3], ["remove", 3], ["add", 2], ["move", 2], ["resize", 2], ["reshape", 2]] as const);
+  const op = rng.weighted([
+    ["recolour", 3],
+    ["remove", 3],
+    ["add", 2],
+    ["move", 2],
+    ["resize", 2],
+    ["reshape", 2],
+  ] as const);
   let change: Change | null;
   switch (op) {
-    case "recolour": change = recolour(rng, o, otherThan(rng, COLOR_NAMES, o.color)); break;
-    case "remove": change = remove(rng, o); break;
-    case "add": change = add(rng, scene, res); break;
-    case "move": change = move(rng, o, scene, res); break;
-    case "resize": change = resize(rng, o, scene, res); break;
-    case "reshape": change = reshape(rng, o, scene); break;
+    case "recolour":
+      change = recolour(rng, o, otherThan(rng, COLOR_NAMES, o.color));
+      break;
+    case "remove":
+      change = remove(rng, o);
+      break;
+    case "add":
+      change = add(rng, scene, res);
+      break;
+    case "move":
+      change = move(rng, o, scene, res);
+      break;
+    case "resize":
+      change = resize(rng, o, scene, res);
+      break;
+    case "reshape":
+      change = reshape(rng, o, scene);
+      break;
   }
   return change ? { scene, change } : null;
 }
 
 const LOCAL_FAMILIES: Record<string, string[]> = {
   "odd-shape": ["make the odd one out {c}", "recolour the shape that doesn't belong {c}", "paint the odd shape {c}", "colour the different one {c}"],
-  "odd-colour": ["make the odd colour match the rest", "make them all the same colour", "recolour the one that doesn't match", "make all the shapes one colour"],
+  "odd-colour": [
+    "make the odd colour match the rest",
+    "make them all the same colour",
+    "recolour the one that doesn't match",
+    "make all the shapes one colour",
+  ],
   biggest: ["remove the biggest object", "get rid of the largest shape", "delete the biggest one", "take out the largest thing"],
   smallest: ["remove the smallest object", "get rid of the tiniest shape", "delete the smallest one", "take out the smallest thing"],
 };
@@ -259,7 +322,15 @@ function ambiguousEdit(rng: Rng, res: number, family: string): { scene: SceneObj
       if (!scene) return null;
       const target = scene.find((o) => o.shape === odd)!;
       const to = otherThan(rng, COLOR_NAMES, target.color);
-      return { scene, change: recolour(rng, target, to, phrasings.map((p) => p.replace("{c}", to))) };
+      return {
+        scene,
+        change: recolour(
+          rng,
+          target,
+          to,
+          phrasings.map((p) => p.replace("{c}", to)),
+        ),
+      };
     }
     case "odd-colour": {
       const [common, odd] = rng.shuffle(COLOR_NAMES);
@@ -299,7 +370,11 @@ export async function localEdit(ctx: EditContext): Promise<GeneratedEdit> {
   const after = scene.flatMap((o) => (o === change.before ? (change.after ? [change.after] : []) : [o]));
   if (!change.before && change.after) after.push(change.after);
   const mask = new Uint8Array(res * res);
-  markCoverage(mask, [change.before, change.after].filter((o): o is SceneObject => o !== null), res);
+  markCoverage(
+    mask,
+    [change.before, change.after].filter((o): o is SceneObject => o !== null),
+    res,
+  );
   return {
     kind: "local",
     op: change.op,

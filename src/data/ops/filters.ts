@@ -46,9 +46,15 @@ export function hueShift(img: RgbImage, degrees: number): RgbImage {
   const c = Math.cos(a);
   const s = Math.sin(a);
   const m = [
-    0.213 + c * 0.787 - s * 0.213, 0.715 - c * 0.715 - s * 0.715, 0.072 - c * 0.072 + s * 0.928,
-    0.213 - c * 0.213 + s * 0.143, 0.715 + c * 0.285 + s * 0.14, 0.072 - c * 0.072 - s * 0.283,
-    0.213 - c * 0.213 - s * 0.787, 0.715 - c * 0.715 + s * 0.715, 0.072 + c * 0.928 + s * 0.072,
+    0.213 + c * 0.787 - s * 0.213,
+    0.715 - c * 0.715 - s * 0.715,
+    0.072 - c * 0.072 + s * 0.928,
+    0.213 - c * 0.213 + s * 0.143,
+    0.715 + c * 0.285 + s * 0.14,
+    0.072 - c * 0.072 - s * 0.283,
+    0.213 - c * 0.213 - s * 0.787,
+    0.715 - c * 0.715 + s * 0.715,
+    0.072 + c * 0.928 + s * 0.072,
   ];
   return colorMatrix(img, m);
 }
@@ -96,9 +102,11 @@ export function channelGains(img: RgbImage, gains: readonly [number, number, num
 /** Per-channel power curve x^gamma (gamma > 1 darkens the mid-tones). */
 export function gammaCurve(img: RgbImage, gamma: number): RgbImage {
   return mapPixels(img, (r, g, b, o) => {
+    // biome-ignore-start lint/style/useExponentiationOperator: SynthEdit's bytes are fixed; keep the exact call its examples were made with
     o[0] = Math.pow(r, gamma);
     o[1] = Math.pow(g, gamma);
     o[2] = Math.pow(b, gamma);
+    // biome-ignore-end lint/style/useExponentiationOperator: see above
   });
 }
 
@@ -130,7 +138,9 @@ export function gaussianBlur(img: RgbImage, sigma: number): RgbImage {
   const out = createImage(w, h);
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
-      let r = 0, g = 0, b = 0;
+      let r = 0,
+        g = 0,
+        b = 0;
       for (let k = -radius; k <= radius; k++) {
         const xx = Math.min(w - 1, Math.max(0, x + k));
         const i = (y * w + xx) * 3;
@@ -147,7 +157,9 @@ export function gaussianBlur(img: RgbImage, sigma: number): RgbImage {
   }
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
-      let r = 0, g = 0, b = 0;
+      let r = 0,
+        g = 0,
+        b = 0;
       for (let k = -radius; k <= radius; k++) {
         const yy = Math.min(h - 1, Math.max(0, y + k));
         const i = (yy * w + x) * 3;
@@ -171,7 +183,7 @@ export function sharpen(img: RgbImage, sigma: number, amount: number): RgbImage 
   const out = createImage(img.width, img.height);
   for (let i = 0; i < out.data.length; i++) {
     const v = img.data[i] + amount * (img.data[i] - blurred.data[i]);
-    out.data[i] = v < 0 ? 0 : v > 1 ? 1 : v;
+    out.data[i] = v < 0 ? 0 : Math.min(v, 1);
   }
   return out;
 }
@@ -187,11 +199,26 @@ export function geometric(img: RgbImage, op: Geometric): RgbImage {
     for (let x = 0; x < w; x++) {
       let nx: number, ny: number;
       switch (op) {
-        case "flip-horizontal": nx = w - 1 - x; ny = y; break;
-        case "flip-vertical": nx = x; ny = h - 1 - y; break;
-        case "rotate-90": nx = h - 1 - y; ny = x; break;
-        case "rotate-180": nx = w - 1 - x; ny = h - 1 - y; break;
-        case "rotate-270": nx = y; ny = w - 1 - x; break;
+        case "flip-horizontal":
+          nx = w - 1 - x;
+          ny = y;
+          break;
+        case "flip-vertical":
+          nx = x;
+          ny = h - 1 - y;
+          break;
+        case "rotate-90":
+          nx = h - 1 - y;
+          ny = x;
+          break;
+        case "rotate-180":
+          nx = w - 1 - x;
+          ny = h - 1 - y;
+          break;
+        case "rotate-270":
+          nx = y;
+          ny = w - 1 - x;
+          break;
       }
       const i = (y * w + x) * 3;
       const o = (ny * out.width + nx) * 3;

@@ -44,11 +44,7 @@ export function describe(o: Pick<SceneObject, "size" | "color" | "shape">): stri
 }
 
 /** The nine regions of a 3x3 grid, by name. */
-export const POSITIONS = [
-  "top left", "top", "top right",
-  "left", "centre", "right",
-  "bottom left", "bottom", "bottom right",
-] as const;
+export const POSITIONS = ["top left", "top", "top right", "left", "centre", "right", "bottom left", "bottom", "bottom right"] as const;
 export type Position = (typeof POSITIONS)[number];
 
 export function positionOf(cx: number, cy: number, res: number): Position {

@@ -99,8 +99,8 @@ function surfaceColor(o: SceneObject, x: number, y: number, res: number, out: Fl
   const period = Math.max(4, Math.round(res / 21));
   if (o.texture === "striped" && Math.floor((x + y) / (period / 2)) % 2 === 0) k *= 0.62;
   if (o.texture === "dotted") {
-    const dx = ((x % period) + period) % period - period / 2;
-    const dy = ((y % period) + period) % period - period / 2;
+    const dx = (((x % period) + period) % period) - period / 2;
+    const dy = (((y % period) + period) % period) - period / 2;
     if (dx * dx + dy * dy <= (period * period) / 10) k *= 0.55;
   }
   out[0] = Math.min(1, base[0] * k);

@@ -74,43 +74,87 @@ $("token-form").addEventListener("submit", (e) => {
 
 /* ---------- model and settings ---------- */
 
-for (const id of ["cfgText", "cfgImage", "changeThreshold", "regionThreshold", "steps"]) {
-  const input = $(id);
-  const output = $(`${id}-value`);
+/** The model's edit parameters, as GET /v1/models describes them; their controls have the parameter's name as id. */
+let parameters = [];
+
+function element(tag, attributes = {}, children = []) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attributes)) el.setAttribute(k, String(v));
+  el.append(...children);
+  return el;
+}
+
+/** "Instruction guidance α_X" -> the label with X as a subscript. */
+function labelText(label) {
+  const m = /^(.*)_(\w)$/.exec(label);
+  return m ? [m[1], element("sub", {}, [m[2]])] : [label];
+}
+
+function sliderControl(p) {
+  const input = element("input", {
+    id: p.name,
+    name: p.name,
+    type: "range",
+    min: p.min,
+    max: Math.max(p.slider.max, p.default),
+    step: p.slider.step,
+    value: p.default,
+    "aria-describedby": `${p.name}-hint`,
+  });
+  const output = element("output", { id: `${p.name}-value`, for: p.name });
   const update = () => (output.textContent = input.value);
   input.addEventListener("input", update);
   update();
+  return element("div", { class: "slider", id: `${p.name}-slider` }, [
+    element("label", { for: p.name }, labelText(p.label)),
+    output,
+    input,
+    element("p", { id: `${p.name}-hint`, class: "hint" }, [`${capitalise(p.description)}.`]),
+  ]);
 }
 
-$("new-seed").addEventListener("click", () => {
-  $("seed").value = String(Math.floor(Math.random() * 2 ** 32));
-});
+function fieldControl(p) {
+  const control =
+    p.type === "choice"
+      ? element(
+          "select",
+          { id: p.name, name: p.name },
+          p.choices.map((c) => element("option", { value: c }, [c])),
+        )
+      : element("input", { id: p.name, name: p.name, type: "number", min: p.min, max: p.max, step: p.type === "integer" ? 1 : "any", inputmode: "numeric" });
+  control.value = String(p.default);
+  control.title = capitalise(p.description);
+  const row = [control];
+  if (p.name === "seed") {
+    const button = element("button", { type: "button", id: "new-seed" }, ["New seed"]);
+    button.addEventListener("click", () => (control.value = String(Math.floor(Math.random() * (p.max + 1)))));
+    row.push(button);
+  }
+  return element("div", { class: "field" }, [element("label", { for: p.name, class: "label" }, labelText(p.label)), element("div", { class: "row" }, row)]);
+}
+
+/** The settings form: sliders for the parameters that have one, then the other fields side by side. */
+function renderParameters(model) {
+  // Only a model with a region head knows where its edit goes.
+  parameters = model.parameters.filter((p) => p.name !== "regionThreshold" || model.regionHead);
+  const fields = parameters.filter((p) => !p.slider).map(fieldControl);
+  $("parameters").replaceChildren(...parameters.filter((p) => p.slider).map(sliderControl), element("div", { class: "inline-fields" }, fields));
+}
+
+function parameterValues() {
+  return Object.fromEntries(parameters.map((p) => [p.name, $(p.name).value]));
+}
 
 async function loadModel() {
   try {
     const { models, limits } = await getModels();
     const m = models[0];
     $("model-info").textContent = `Model ${m.name} (${m.variant}), ${m.resolution}×${m.resolution} pixels`;
-    $("steps").max = String(limits.maxSteps);
     instruction.maxLength = limits.maxInstructionChars;
-    setSlider("cfgText", m.defaults.cfgText);
-    setSlider("cfgImage", m.defaults.cfgImage);
-    setSlider("changeThreshold", m.defaults.changeThreshold);
-    // Only a model with a region head knows where its edit goes.
-    $("regionThreshold-slider").hidden = !m.regionHead;
-    if (m.regionHead) setSlider("regionThreshold", m.defaults.regionThreshold);
-    setSlider("steps", m.defaults.steps);
-    $("scheduler").value = m.defaults.scheduler;
+    renderParameters(m);
   } catch (err) {
     showError(explain(err));
   }
-}
-
-function setSlider(id, value) {
-  const input = $(id);
-  input.max = String(Math.max(Number(input.max), value));
-  input.value = String(value);
-  input.dispatchEvent(new Event("input"));
 }
 
 /* ---------- input image and history ---------- */
@@ -231,16 +275,7 @@ async function edit() {
   say("Sending…");
   showProgress(0);
   try {
-    const fields = {
-      instruction: text,
-      steps: $("steps").value,
-      cfgText: $("cfgText").value,
-      cfgImage: $("cfgImage").value,
-      changeThreshold: $("changeThreshold").value,
-      ...($("regionThreshold-slider").hidden ? {} : { regionThreshold: $("regionThreshold").value }),
-      seed: $("seed").value,
-      scheduler: $("scheduler").value,
-    };
+    const fields = { instruction: text, ...parameterValues() };
     const job = await submitEdit(new File([input.blob], "input.png", { type: input.blob.type }), fields);
     const finished = await follow(job);
     if (finished.status === "failed") throw new ApiError(500, finished.error.code, finished.error.message);

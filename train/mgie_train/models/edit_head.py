@@ -20,7 +20,9 @@ class QueryDecoder(nn.Module):
         self.norm = nn.LayerNorm(dim)
         self.out = nn.Linear(dim, context_dim)
 
-    def forward(self, memory: torch.Tensor, memory_mask: torch.Tensor | None = None, extra: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, memory: torch.Tensor, memory_mask: torch.Tensor | None = None, extra: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """memory [B,S,dim] -> [B, L(+E), context_dim]; `extra` [B,E,dim] are further queries, after the learned ones."""
         x = self.queries.expand(memory.shape[0], -1, -1)
         if extra is not None:
@@ -38,7 +40,7 @@ class EditHead(nn.Module):
     attends to the encoded [IMG] states, so U gains one row per cell saying what the edit does
     *there*. The UNet reads these rows as a map at its input (see UNet). Without them the 16 rows of
     U must name the edited object in words and the UNet must find it itself: every editor then barely
-    performed local edits (edit-region L1 0.244 where leaving the input gives 0.255)."""
+    performed local edits, hardly better than leaving the input (see docs/EXPERIMENTS.md)."""
 
     def __init__(self, cfg: EditHeadConfig, llm_dim: int, grid: int = 0):
         super().__init__()

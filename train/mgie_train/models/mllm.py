@@ -38,8 +38,14 @@ class VisionEncoder(nn.Module):
         c = 3
         for i in range(stages):
             w = cfg.vision_dim >> (stages - 1 - i)
-            layers += [nn.Conv2d(c, w, 3, stride=2, padding=1), nn.GroupNorm(8, w), nn.SiLU(),
-                       nn.Conv2d(w, w, 3, padding=1), nn.GroupNorm(8, w), nn.SiLU()]
+            layers += [
+                nn.Conv2d(c, w, 3, stride=2, padding=1),
+                nn.GroupNorm(8, w),
+                nn.SiLU(),
+                nn.Conv2d(w, w, 3, padding=1),
+                nn.GroupNorm(8, w),
+                nn.SiLU(),
+            ]
             c = w
         self.stem = nn.Sequential(*layers)
         self.pos = nn.Parameter(torch.randn(1, self.grid * self.grid, cfg.vision_dim) * 0.02)

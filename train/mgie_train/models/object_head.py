@@ -27,4 +27,7 @@ class ObjectHead(nn.Module):
 
     def loss(self, cells: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """cells [B, G*G, dim], labels [B, 3, G*G] (colour, shape, size): summed cross-entropy."""
-        return sum(F.cross_entropy(lg.reshape(-1, lg.shape[-1]), lab.reshape(-1)) for lg, lab in zip(self.logits(cells), labels.unbind(1)))
+        return sum(
+            F.cross_entropy(lg.reshape(-1, lg.shape[-1]), lab.reshape(-1))
+            for lg, lab in zip(self.logits(cells), labels.unbind(1))
+        )

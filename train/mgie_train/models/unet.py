@@ -42,8 +42,8 @@ def orientations(x: torch.Tensor) -> list[torch.Tensor]:
 class OrientationMix(nn.Module):
     """The input image's latent in each of its 8 orientations, mixed by weights the condition chooses
     (a softmax over logits, see UNet.orientation_logits), joins the UNet's input. Convolutions keep content where
-    it is, and before this every editor left flips and rotations undone (test L1 0.17-0.22 where the
-    unedited input has 0.19-0.28): moving each pixel to its mirrored place was beyond a few attention
+    it is, and before this every editor left flips and rotations undone, hardly better than the unedited
+    input (see docs/EXPERIMENTS.md): moving each pixel to its mirrored place was beyond a few attention
     layers at low resolution. Here the orientation is a choice the condition makes, for every editor."""
 
     def __init__(self, context_dim: int):
@@ -94,7 +94,9 @@ class UNet(nn.Module):
             if i < len(ch) - 1:
                 self.down.append(nn.Conv2d(c, c, 3, stride=2, padding=1))
                 skips.append(c)
-        self.mid = nn.ModuleList([ResBlock(cin, cin, cfg.time_dim), SpatialTransformer(cin, cfg.heads, context_dim), ResBlock(cin, cin, cfg.time_dim)])
+        self.mid = nn.ModuleList(
+            [ResBlock(cin, cin, cfg.time_dim), SpatialTransformer(cin, cfg.heads, context_dim), ResBlock(cin, cin, cfg.time_dim)]
+        )
         self.up = nn.ModuleList()
         for i, c in reversed(list(enumerate(ch))):
             for _ in range(cfg.res_blocks + 1):
@@ -125,7 +127,7 @@ class UNet(nn.Module):
     def orientation_logits(self, context: torch.Tensor) -> torch.Tensor:
         """context U [B, L, d] -> [B, 8]: the orientation chosen from the mean of U's learned-query rows only.
         The per-cell rows say where the edit acts; pooling them in too (and training the choice through
-        them) cost MGIE-E2E 0.004 L1 on local edits on validation."""
+        them) made MGIE-E2E's local edits worse on validation (see docs/EXPERIMENTS.md)."""
         queries = context.shape[1] - self.grid * self.grid
         return self.orientation.logits(context[:, :queries].mean(dim=1))
 

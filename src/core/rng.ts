@@ -1,6 +1,6 @@
 /**
- * Seeded pseudo-random numbers (SplitMix32 seeding an sfc32 generator). Everything random in the
- * data generator flows through one `Rng`, so a seed fixes an example bit for bit.
+ * Seeded pseudo-random numbers (SplitMix32 seeding an sfc32 generator). Everything random in mgie
+ * (SynthEdit examples, diffusion noise, sampling, bootstrap resampling) flows through an `Rng`, so a seed fixes a result bit for bit.
  */
 export class Rng {
   private a: number;

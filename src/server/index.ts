@@ -1,0 +1,3 @@
+/** mgie/server: the HTTP API and web page over an MgieEditor. */
+export { createServer, DEFAULT_SERVER_OPTIONS } from "./app.js";
+export { openApiDocument } from "./openapi.js";
