@@ -10,11 +10,14 @@ export class MgieError extends Error {
   }
 }
 
-/** The image could not be read: missing, empty, corrupt, truncated, not an image, or too large. */
+/** The image could not be read: missing, empty, corrupt, truncated, not an image, or too large. `field` names the input at fault. */
 export class ImageInputError extends MgieError {
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  readonly field: string;
+
+  constructor(code: string, message: string, options?: { cause?: unknown; field?: string }) {
     super(code, message, options);
     this.name = "ImageInputError";
+    this.field = options?.field ?? "image";
   }
 }
 

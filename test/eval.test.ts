@@ -134,7 +134,7 @@ describe("mgie eval", () => {
       const examples = await Promise.all([0, 1].map((i) => gen.example("test", i)));
       const edited = await tiny.editor.editBatch(
         examples.map((ex) => ({ image: ex.input, instruction: ex.instruction })),
-        { steps: SETTINGS.steps, seed: SETTINGS.seed, cfgText: 7.5, cfgImage: 1.4 },
+        { steps: SETTINGS.steps, seed: SETTINGS.seed, cfgText: 7.5, cfgImage: 1.4, fullSize: false },
       );
       const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
       const point = points.find((p) => p.cfgImage === 1.4)!;

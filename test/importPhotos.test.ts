@@ -3,7 +3,7 @@
  * fake extracted package trees built here from generated images.
  */
 import { createHash } from "node:crypto";
-import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import sharp from "sharp";
@@ -11,17 +11,24 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   buildManifest,
   buildPhotoSet,
+  buildSourceList,
   type CliOptions,
+  checkConverted,
+  checkSources,
   convertImage,
   creditsFromCopyright,
   creditsMarkdown,
   DEFAULT_CACHE_DIR,
+  DEFAULT_LARGE_OUT,
+  DEFAULT_LARGE_SOURCES,
   DEFAULT_OUT,
   type ExtractedPackage,
   expandBraces,
   glob,
   importPhotosProgram,
   isGrey,
+  LARGE_PHOTO_PACKAGES,
+  largeCreditsIntro,
   type ManifestPhoto,
   MIN_SOURCE_SHORT_SIDE,
   matchGlob,
@@ -30,14 +37,20 @@ import {
   type PackageResult,
   type PackageSpec,
   PHOTO_PACKAGES,
+  PHOTO_SETS,
   PHOTO_SHORT_SIDE,
+  parseSourceList,
+  type ScannedSources,
+  type SourceList,
   selectCandidates,
   sizeRejection,
   splitCounts,
   validatePackageSpecs,
+  writeSourceList,
 } from "../scripts/import-photos.js";
-import { PhotoLibrary } from "../src/data/photos.js";
-import { MgieError } from "../src/errors.js";
+import { Rng } from "../src/core/rng.js";
+import { LARGE_PHOTO_DIR, PhotoLibrary } from "../src/data/photos.js";
+import { InvalidArgumentError, MgieError } from "../src/errors.js";
 
 /* ---- generated images ----------------------------------------------------------------------------------------- */
 
@@ -497,6 +510,255 @@ describe("conversion errors", () => {
   });
 });
 
+/* ---- the large set: test only, not committed, checked against a source list ---------------------------------- */
+
+describe("the large photo set", () => {
+  it("is its own test-only set: packages disjoint from assets/photos, sizes and quality as documented", () => {
+    validatePackageSpecs(LARGE_PHOTO_PACKAGES);
+    expect(LARGE_PHOTO_PACKAGES.every((p) => p.split === "test")).toBe(true);
+    const small = new Set(PHOTO_PACKAGES.map((p) => p.pkg));
+    for (const p of LARGE_PHOTO_PACKAGES) expect(small.has(p.pkg), p.pkg).toBe(false);
+    const large = PHOTO_SETS.large;
+    expect(large.packages).toBe(LARGE_PHOTO_PACKAGES);
+    expect([large.shortSide, large.minSourceShortSide, large.jpegQuality, large.splits, large.upscale]).toEqual([2048, 1024, 92, ["test"], false]);
+    expect([large.out, large.sources]).toEqual([DEFAULT_LARGE_OUT, DEFAULT_LARGE_SOURCES]);
+    expect(PHOTO_SETS.small).toMatchObject({ packages: PHOTO_PACKAGES, out: DEFAULT_OUT, shortSide: PHOTO_SHORT_SIDE, jpegQuality: 90 });
+    expect(PHOTO_SETS.small.sources).toBeUndefined();
+  });
+
+  it("the committed source list matches the package table, the size rule and nothing of assets/photos", async () => {
+    const list = parseSourceList(await readFile(join(DEFAULT_LARGE_SOURCES, "manifest.json"), "utf8"), "assets/photos-large/manifest.json");
+    expect(list.splits).toEqual(["test"]);
+    expect([list.shortSide, list.jpegQuality]).toEqual([2048, 92]);
+    expect(Object.keys(list.packages).sort()).toEqual(LARGE_PHOTO_PACKAGES.map((p) => p.pkg).sort());
+    expect(list.photos.length).toBeGreaterThanOrEqual(8);
+    for (const p of list.photos) {
+      const spec = LARGE_PHOTO_PACKAGES.find((s) => s.pkg === p.package)!;
+      expect(
+        spec.globs.some((g) => matchGlob(g, p.source)),
+        p.file,
+      ).toBe(true);
+      expect(p.file).toBe(`${p.package}/${outputNameFor(spec, p.source)}.jpg`);
+      expect(list.packages[p.package]!.version).toBe(p.version);
+      expect(Math.min(p.sourceWidth, p.sourceHeight), p.file).toBeGreaterThanOrEqual(1024);
+      // short side kept up to 2048, else downscaled to 2048 with the aspect kept
+      const short = Math.min(p.width, p.height);
+      expect(short, p.file).toBe(Math.min(2048, Math.min(p.sourceWidth, p.sourceHeight)));
+      expect(Math.abs(p.width / p.height - p.sourceWidth / p.sourceHeight), p.file).toBeLessThan(0.002);
+    }
+    for (const pkg of Object.keys(list.packages)) {
+      await expect(readFile(join(DEFAULT_LARGE_SOURCES, list.packages[pkg]!.copyright), "utf8")).resolves.toBeTruthy();
+    }
+    const shipped = JSON.parse(await readFile(join(DEFAULT_OUT, "manifest.json"), "utf8"));
+    for (const pkg of Object.keys(list.packages)) expect(Object.keys(shipped.packages)).not.toContain(pkg);
+    await expect(PhotoLibrary.load(DEFAULT_LARGE_SOURCES)).rejects.toThrow(/committed source list .* run 'npm run import-photos -- --set large'/);
+  });
+
+  const LARGE: PackageSpec = {
+    pkg: "fake-large",
+    licence: "CC-BY-SA-3.0",
+    split: "test",
+    globs: ["usr/share/large/*.{jpg,png}"],
+    licenceFiles: ["usr/share/large/License"],
+    fileCredits: { wide: "© Wide Author, CC-BY-SA-3.0" },
+    credit: "fake large photos",
+  };
+  let root: string;
+  let big: Buffer;
+  const opts = (out: string) => ({
+    out,
+    shortSide: 300,
+    minSourceShortSide: 250,
+    jpegQuality: 92,
+    splits: ["test" as const],
+    upscale: false,
+    recordSources: true,
+    creditsIntro: largeCreditsIntro,
+  });
+
+  beforeAll(async () => {
+    root = join(tmp, "extract", LARGE.pkg);
+    big = await jpeg(480, 360, 31);
+    await put(root, "usr/share/large/big.jpg", big); // downscaled to 400x300
+    await put(root, "usr/share/large/wide.png", await png(520, 270, 32)); // kept at 520x270 (short side below 300)
+    await put(root, "usr/share/large/thumbs/small.jpg", await jpeg(300, 240, 33)); // not matched (and below 250)
+    await put(root, "usr/share/large/License", "Wallpapers: CC-BY-SA-3.0\n");
+    await put(root, `usr/share/doc/${LARGE.pkg}/copyright`, "Files: *\nLicense: LGPL-2.1+\n");
+  });
+
+  it("records each original's sha256, bytes and size, and writes a test-only manifest that never upscales", async () => {
+    const out = join(tmp, "large-out");
+    const [r] = await buildPhotoSet([{ spec: LARGE, version: "1.0-1", root }], opts(out));
+    const manifest = JSON.parse(await readFile(join(out, "manifest.json"), "utf8"));
+    expect(manifest.splits).toEqual(["test"]);
+    expect(manifest.upscale).toBe(false);
+    const b = manifest.photos.find((p: ManifestPhoto) => p.file === "fake-large/big.jpg");
+    expect(b).toMatchObject({ width: 400, height: 300, sourceWidth: 480, sourceHeight: 360, sourceBytes: big.length });
+    expect(b.sourceSha256).toBe(createHash("sha256").update(big).digest("hex"));
+    expect(manifest.photos.map((p: ManifestPhoto) => [p.file, p.width, p.height])).toEqual([
+      ["fake-large/big.jpg", 400, 300],
+      ["fake-large/wide.jpg", 520, 270],
+    ]);
+    expect(r!.photos).toHaveLength(2);
+    expect(await readFile(join(out, "copyright/fake-large.license.txt"), "utf8")).toBe("Wallpapers: CC-BY-SA-3.0\n");
+    const md = await readFile(join(out, "CREDITS.md"), "utf8");
+    expect(md).toContain("# Credits for the photographs of the large test set");
+    expect(md).toContain("These 2 photographs are NOT in the repository");
+    expect(md).toContain("[copyright/fake-large.license.txt](copyright/fake-large.license.txt)");
+    expect(md).toContain("| fake-large/wide.jpg | `usr/share/large/wide.png` | © Wide Author, CC-BY-SA-3.0 |");
+    expect(md).toContain("| fake-large/big.jpg | `usr/share/large/big.jpg` | as above |");
+
+    const lib = await PhotoLibrary.load(out);
+    expect(lib.splits).toEqual(["test"]);
+    expect(lib.photos("test").map((p) => p.file)).toEqual(["fake-large/big.jpg", "fake-large/wide.jpg"]);
+    expect(lib.photos("train")).toEqual([]);
+    // res 280: only big.jpg (short side 300) is large enough, and no crop is smaller than the res
+    for (let seed = 0; seed < 20; seed++) {
+      const { image, ref } = await lib.crop(new Rng(seed), "test", 280);
+      expect([image.width, image.height]).toEqual([280, 280]);
+      expect(ref.photo).toBe("fake-large/big.jpg");
+      expect(ref.size).toBeGreaterThanOrEqual(280);
+      expect(ref.size).toBeLessThanOrEqual(300);
+      expect(ref.x + ref.size).toBeLessThanOrEqual(400);
+    }
+    const used = new Set<string>();
+    for (let seed = 0; seed < 20; seed++) used.add((await lib.crop(new Rng(seed), "test", 128)).ref.photo);
+    expect([...used].sort()).toEqual(["fake-large/big.jpg", "fake-large/wide.jpg"]);
+    const tooBig = await lib.crop(new Rng(1), "test", 301).catch((e: unknown) => e);
+    expect(tooBig).toBeInstanceOf(InvalidArgumentError);
+    expect((tooBig as Error).message).toContain("has a short side of 301 px or more (the largest has 300), and this set is never upscaled");
+    const train = await lib.crop(new Rng(1), "train", 128).catch((e: unknown) => e);
+    expect(train).toBeInstanceOf(InvalidArgumentError);
+    expect((train as Error).message).toContain("has no train photos: it provides only the test split");
+  });
+
+  it("writes the source list, then accepts the same originals and refuses changed ones before writing anything", async () => {
+    const out = join(tmp, "large-list-out");
+    const results = await buildPhotoSet([{ spec: LARGE, version: "1.0-1", root }], opts(out));
+    const dir = join(tmp, "large-sources");
+    const list = await writeSourceList(results, { dir, out, shortSide: 300, jpegQuality: 92, splits: ["test"] });
+    expect(Object.keys(await tree(dir)).sort()).toEqual(["CREDITS.md", "copyright/fake-large.license.txt", "copyright/fake-large.txt", "manifest.json"]);
+    expect(await readFile(join(dir, "CREDITS.md"), "utf8")).toBe(await readFile(join(out, "CREDITS.md"), "utf8"));
+    const parsed = parseSourceList(await readFile(join(dir, "manifest.json"), "utf8"), "x");
+    expect(parsed).toEqual(list);
+    expect(parsed.packages["fake-large"]).toEqual({
+      version: "1.0-1",
+      licence: "CC-BY-SA-3.0",
+      split: "test",
+      copyright: "copyright/fake-large.txt",
+      licenceFiles: ["copyright/fake-large.license.txt"],
+    });
+    expect(parsed.photos[0]).toMatchObject({ file: "fake-large/big.jpg", version: "1.0-1", source: "usr/share/large/big.jpg", sourceBytes: big.length });
+
+    // the same originals (at another .deb version): accepted, with a note
+    const again = join(tmp, "large-again");
+    const notes: string[] = [];
+    await buildPhotoSet([{ spec: LARGE, version: "1.0-2", root }], { ...opts(again), sourceList: parsed, onProgress: (m) => notes.push(m) });
+    expect(notes).toContain("fake-large: the archive has 1.0-2, the source list was made from 1.0-1; checking its files byte for byte");
+    const first = await tree(out);
+    const second = await tree(again);
+    expect(second["fake-large/big.jpg"]).toBe(first["fake-large/big.jpg"]);
+
+    // a changed original: a clear error, and nothing written
+    const changed = join(tmp, "extract", "fake-large-changed");
+    await cp(root, changed, { recursive: true });
+    await put(changed, "usr/share/large/big.jpg", await jpeg(480, 360, 99));
+    const refused = join(tmp, "large-refused");
+    const err = await buildPhotoSet([{ spec: LARGE, version: "1.1-1", root: changed }], {
+      ...opts(refused),
+      sourceList: parsed,
+      sourceListPath: "assets/photos-large/manifest.json",
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(MgieError);
+    expect((err as MgieError).code).toBe("PHOTO_SOURCES_CHANGED");
+    expect((err as MgieError).message).toContain("the originals do not match the source list assets/photos-large/manifest.json");
+    expect((err as MgieError).message).toContain("fake-large 1.1-1: usr/share/large/big.jpg has changed: sha256 ");
+    expect((err as MgieError).message).toContain("--update-sources");
+    await expect(readdir(refused)).rejects.toThrow(/ENOENT/);
+  });
+
+  it("refuses to skip a selected original: a set with a source list lists its files exactly", async () => {
+    const spec = { ...LARGE, globs: [...LARGE.globs, "usr/share/large/thumbs/*.jpg"] };
+    await expect(buildPhotoSet([{ spec, version: "1", root }], opts(join(tmp, "large-skip")))).rejects.toThrow(
+      "fake-large: usr/share/large/thumbs/small.jpg: 300x240 is below 250 px on the short side; a set with a source list converts every selected original",
+    );
+  });
+
+  it("checkSources and checkConverted name every difference", () => {
+    const list: SourceList = buildSourceList(
+      [
+        {
+          spec: LARGE,
+          version: "1",
+          fileCredits: new Map(),
+          photos: [
+            {
+              file: "fake-large/a.jpg",
+              package: "fake-large",
+              source: "s/a.jpg",
+              width: 10,
+              height: 20,
+              sha256: "x",
+              sourceSha256: "a".repeat(64),
+              sourceBytes: 5,
+              sourceWidth: 10,
+              sourceHeight: 20,
+            },
+            {
+              file: "fake-large/b.jpg",
+              package: "fake-large",
+              source: "s/b.png",
+              width: 30,
+              height: 20,
+              sha256: "y",
+              sourceSha256: "b".repeat(64),
+              sourceBytes: 6,
+              sourceWidth: 60,
+              sourceHeight: 40,
+            },
+          ],
+        },
+      ],
+      { shortSide: 20, jpegQuality: 92, splits: ["test"] },
+    );
+    const ok: ScannedSources = {
+      pkg: "fake-large",
+      version: "1",
+      sources: [
+        { source: "s/a.jpg", name: "a", sha256: "a".repeat(64), bytes: 5 },
+        { source: "s/b.png", name: "b", sha256: "b".repeat(64), bytes: 6 },
+      ],
+    };
+    expect(checkSources(list, [ok])).toEqual({ errors: [], notes: [] });
+    const bad: ScannedSources = {
+      pkg: "fake-large",
+      version: "2",
+      sources: [
+        { source: "s/a.jpg", name: "a2", sha256: "a".repeat(64), bytes: 5 },
+        { source: "s/c.jpg", name: "c", sha256: "c".repeat(64), bytes: 7 },
+      ],
+    };
+    const { errors, notes } = checkSources(list, [bad, { pkg: "other", version: "1", sources: [] }]);
+    expect(notes).toEqual(["fake-large: the archive has 2, the source list was made from 1; checking its files byte for byte"]);
+    expect(errors).toEqual([
+      "fake-large: s/a.jpg would be written as fake-large/a2.jpg, the source list says fake-large/a.jpg",
+      "fake-large 2: s/c.jpg is selected but not in the source list",
+      "fake-large 2: s/b.png (in the source list, version 1) is missing or no longer selected",
+      "other is imported but not in the source list",
+    ]);
+    expect(checkSources(list, []).errors).toEqual(["fake-large is in the source list but not imported by this set"]);
+    const photo = (file: string, width: number, height: number): ManifestPhoto => ({ file, package: "fake-large", source: "", width, height, sha256: "" });
+    expect(checkConverted(list, [photo("fake-large/a.jpg", 10, 20), photo("fake-large/b.jpg", 30, 20)])).toEqual([]);
+    expect(checkConverted(list, [photo("fake-large/a.jpg", 11, 20), photo("fake-large/z.jpg", 1, 1)])).toEqual([
+      "fake-large/a.jpg converted to 11x20, the source list says 10x20",
+      "fake-large/z.jpg was written but is not in the source list",
+      "fake-large/b.jpg (in the source list) was not written: its original was skipped",
+    ]);
+    expect(() => parseSourceList('{"format":"mgie-photos-1"}', "m.json")).toThrow(/m\.json is not a photo source list \(mgie-photo-sources-1\)/);
+    expect(() => parseSourceList("not json", "m.json")).toThrow(MgieError);
+  });
+});
+
 /* ---- command line --------------------------------------------------------------------------------------------- */
 
 describe("command line", () => {
@@ -511,17 +773,58 @@ describe("command line", () => {
 
   it("defaults to assets/photos and .cache/photos, the options of the former 'mgie data import-photos'", async () => {
     expect(DEFAULT_OUT).toBe(resolve("assets/photos"));
-    expect(await parse([])).toEqual({ out: DEFAULT_OUT, cacheDir: resolve(DEFAULT_CACHE_DIR), quiet: false });
-    expect(await parse(["--out", "x/photos", "--cache-dir", "y", "-q"])).toEqual({ out: resolve("x/photos"), cacheDir: resolve("y"), quiet: true });
+    expect(await parse([])).toEqual({ set: "small", out: DEFAULT_OUT, cacheDir: resolve(DEFAULT_CACHE_DIR), quiet: false, updateSources: false });
+    expect(await parse(["--out", "x/photos", "--cache-dir", "y", "-q"])).toEqual({
+      set: "small",
+      out: resolve("x/photos"),
+      cacheDir: resolve("y"),
+      quiet: true,
+      updateSources: false,
+    });
     expect((await parse(["--cache", "z"])).cacheDir).toBe(resolve("z")); // the former option name still works
   });
 
   it("has --help and rejects unknown options", async () => {
     const help = importPhotosProgram(async () => {}).helpInformation();
-    for (const opt of ["--out <dir>", "--cache-dir <dir>", "--quiet", "--help", "npm run import-photos --"]) expect(help).toContain(opt);
+    for (const opt of [
+      "--set <name>",
+      "--out <dir>",
+      "--cache-dir <dir>",
+      "--sources <dir>",
+      "--update-sources",
+      "--quiet",
+      "--help",
+      "npm run import-photos --",
+    ]) {
+      expect(help).toContain(opt);
+    }
     const program = importPhotosProgram(async () => {})
       .exitOverride()
       .configureOutput({ writeErr: () => {} });
     await expect(program.parseAsync(["--bogus"], { from: "user" })).rejects.toThrow(/unknown option '--bogus'/);
+  });
+
+  it("--set large writes to data/photos-large and checks against assets/photos-large; --update-sources only there", async () => {
+    expect(DEFAULT_LARGE_OUT).toBe(resolve("data/photos-large"));
+    expect(DEFAULT_LARGE_SOURCES).toBe(resolve("assets/photos-large"));
+    expect(LARGE_PHOTO_DIR).toBe(DEFAULT_LARGE_OUT);
+    expect(await parse(["--set", "large"])).toEqual({
+      set: "large",
+      out: DEFAULT_LARGE_OUT,
+      cacheDir: resolve(DEFAULT_CACHE_DIR),
+      quiet: false,
+      sources: DEFAULT_LARGE_SOURCES,
+      updateSources: false,
+    });
+    expect(await parse(["--set", "large", "--out", "o", "--sources", "s", "--update-sources"])).toMatchObject({
+      out: resolve("o"),
+      sources: resolve("s"),
+      updateSources: true,
+    });
+    await expect(parse(["--update-sources"])).rejects.toThrow("--sources and --update-sources are for a set with a source list (--set large), not --set small");
+    const program = importPhotosProgram(async () => {})
+      .exitOverride()
+      .configureOutput({ writeErr: () => {} });
+    await expect(program.parseAsync(["--set", "huge"], { from: "user" })).rejects.toThrow(/Allowed choices are small, large/);
   });
 });

@@ -3,9 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import sharp from "sharp";
 import { beforeAll, describe, expect, it } from "vitest";
-import { ImageInputError } from "../src/errors.js";
-import { encodeImage, readImage, writeImage } from "../src/image/io.js";
-import { createImage } from "../src/image/raster.js";
+import { ImageInputError, InvalidArgumentError } from "../src/errors.js";
+import { encodeImage, formatFromPath, readableFormats, readImage, readPhoto, writeImage } from "../src/image/io.js";
+import { createImage, type RgbImage } from "../src/image/raster.js";
 
 let dir: string;
 beforeAll(async () => {
@@ -67,10 +67,18 @@ describe("readImage", () => {
     await writeFile(join(dir, "empty.png"), "");
     await expectCode(readImage(join(dir, "empty.png")), "IMAGE_EMPTY");
     await expectCode(readImage(Buffer.from("hello, this is plainly text and not an image")), "IMAGE_UNREADABLE");
-    const gif = await sharp({ create: { width: 2, height: 2, channels: 3, background: "#000" } })
+    const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"><rect width="4" height="4" fill="red"/></svg>');
+    await expectCode(readImage(svg), "IMAGE_FORMAT");
+    await expectCode(readImage(bmp()), "IMAGE_FORMAT");
+    await expect(readImage(bmp())).rejects.toThrow(/is a BMP image, which this build cannot decode; supported formats are JPEG, PNG, WebP, GIF, TIFF/);
+    await expect(readImage(svg)).rejects.toThrow(/is an SVG image; supported formats are JPEG, PNG, WebP, GIF, TIFF/);
+    const noise = Buffer.alloc(64 * 64 * 3).map((_, i) => (i * 7919) % 251);
+    const gif = await sharp(noise, { raw: { width: 64, height: 64, channels: 3 } })
       .gif()
       .toBuffer();
-    await expectCode(readImage(gif), "IMAGE_FORMAT");
+    await expectCode(readImage(gif.subarray(0, Math.floor(gif.length / 2))), "IMAGE_CORRUPT");
+    await expectCode(readImage(gif, { maxPixels: 1000 }), "IMAGE_TOO_LARGE");
+    await expectCode(writeImage(createImage(2, 2), join(dir, "out.gif")), "IMAGE_FORMAT");
     const png = await sharp({ create: { width: 64, height: 64, channels: 3, background: "#369" } })
       .png({ compressionLevel: 0 })
       .toBuffer();
@@ -92,5 +100,167 @@ describe("readImage", () => {
       .png()
       .toBuffer();
     await expectCode(readImage(huge, { maxPixels: 50_000_000 }), "IMAGE_TOO_LARGE");
+  });
+});
+
+/** A 2x2 24-bit BMP, a format this build of sharp has no decoder for. */
+function bmp(): Buffer {
+  const b = Buffer.alloc(54 + 16);
+  b.write("BM", 0, "latin1");
+  b.writeUInt32LE(b.length, 2);
+  b.writeUInt32LE(54, 10);
+  b.writeUInt32LE(40, 14);
+  b.writeInt32LE(2, 18);
+  b.writeInt32LE(2, 22);
+  b.writeUInt16LE(1, 26);
+  b.writeUInt16LE(24, 28);
+  b.writeUInt32LE(16, 34);
+  b.fill(0x80, 54);
+  return b;
+}
+
+/** A smooth w x h sRGB image: saturated hues that Display P3 encodes with clearly different numbers. */
+function gradient(w: number, h: number): RgbImage {
+  const img = createImage(w, h);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) img.data.set([0.2 + (0.7 * x) / w, 0.15 + (0.6 * y) / h, 0.7 - (0.5 * x) / w], (y * w + x) * 3);
+  }
+  return img;
+}
+
+function maxDiff(a: RgbImage, b: RgbImage): number {
+  expect([a.width, a.height]).toEqual([b.width, b.height]);
+  let m = 0;
+  for (let i = 0; i < a.data.length; i++) m = Math.max(m, Math.abs(a.data[i] - b.data[i]));
+  return m;
+}
+
+function meanDiff(a: RgbImage, b: RgbImage): number {
+  expect([a.width, a.height]).toEqual([b.width, b.height]);
+  let s = 0;
+  for (let i = 0; i < a.data.length; i++) s += Math.abs(a.data[i] - b.data[i]);
+  return s / a.data.length;
+}
+
+describe("more input formats", () => {
+  it("this build reads JPEG, PNG, WebP, GIF and TIFF, and AVIF through libheif", () => {
+    expect(readableFormats()).toEqual(expect.arrayContaining(["jpeg", "png", "webp", "gif", "tiff"]));
+    // sharp's prebuilt libvips includes libheif with the AV1 decoder (aom); a custom build may not.
+    expect(readableFormats().includes("heif")).toBe(sharp.format.heif.input.buffer);
+  });
+
+  it("reads the first frame of an animated GIF", async () => {
+    const frame = (rgb: number[]) => Buffer.alloc(4 * 3 * 3).map((_, i) => rgb[i % 3]);
+    const gif = await sharp(Buffer.concat([frame([255, 0, 0]), frame([0, 0, 255])]), { raw: { width: 4, height: 6, channels: 3, pageHeight: 3 } })
+      .gif()
+      .toBuffer();
+    expect((await sharp(gif).metadata()).pages).toBe(2);
+    const photo = await readPhoto(gif);
+    expect([photo.format, photo.width, photo.height]).toEqual(["gif", 4, 3]);
+    for (let i = 0; i < photo.image.data.length; i += 3) expect(Array.from(photo.image.data.subarray(i, i + 3))).toEqual([1, 0, 0]);
+  });
+
+  it("reads TIFF", async () => {
+    const img = gradient(8, 6);
+    const tiff = await sharp(Buffer.from(await encodeImage(img, "png")))
+      .tiff({ compression: "lzw" })
+      .toBuffer();
+    const photo = await readPhoto(tiff);
+    expect([photo.format, photo.width, photo.height]).toEqual(["tiff", 8, 6]);
+    expect(maxDiff(photo.image, img)).toBeLessThanOrEqual(0.5 / 255 + 1e-6);
+  });
+
+  it.skipIf(!sharp.format.heif.input.buffer)("reads AVIF (skipped where this sharp build has no HEIF/AVIF decoder)", async () => {
+    const avif = await sharp({ create: { width: 16, height: 8, channels: 3, background: "#3080c0" } })
+      .avif({ quality: 90 })
+      .toBuffer();
+    const photo = await readPhoto(avif);
+    expect([photo.format, photo.width, photo.height]).toEqual(["avif", 16, 8]);
+    for (const [c, want] of [0x30, 0x80, 0xc0].entries()) expect(Math.abs(photo.image.data[c] - want / 255)).toBeLessThan(6 / 255);
+  });
+
+  it("readPhoto gives the format, the size after EXIF orientation, and the ICC profile", async () => {
+    const rotated = await sharp(await halves("jpeg"))
+      .withMetadata({ orientation: 6 })
+      .jpeg()
+      .toBuffer();
+    const turned = await readPhoto(rotated);
+    expect([turned.format, turned.width, turned.height]).toEqual(["jpeg", 4, 6]);
+    expect((await readPhoto(await halves("webp"))).icc).toBeNull();
+    const p3 = await sharp(await halves("png"))
+      .withIccProfile("p3")
+      .png()
+      .toBuffer();
+    const photo = await readPhoto(p3);
+    expect(photo.format).toBe("png");
+    expect(photo.icc?.equals((await sharp(p3).metadata()).icc!)).toBe(true);
+  });
+
+  it("converts a 16-bit image with a profile to sRGB (sharp alone leaves it in Display P3)", async () => {
+    const img = gradient(8, 6);
+    const srgb8 = Buffer.from(await encodeImage(img, "png"));
+    const p3png16 = await sharp(srgb8).toColourspace("rgb16").withIccProfile("p3").png().toBuffer();
+    expect((await sharp(p3png16).metadata()).space).toBe("rgb16");
+    expect(maxDiff(await readImage(p3png16), img)).toBeLessThanOrEqual(2 / 255);
+  });
+});
+
+describe("writing", () => {
+  it("formatFromPath knows .png, .jpg, .jpeg and .webp, and names them otherwise", () => {
+    expect(["a.png", "b.JPG", "c.jpeg", "d.webp"].map(formatFromPath)).toEqual(["png", "jpeg", "jpeg", "webp"]);
+    for (const bad of ["e.gif", "f.tiff", "noext"]) {
+      expect(() => formatFromPath(bad)).toThrow(ImageInputError);
+      expect(() => formatFromPath(bad)).toThrow(/use a \.png, \.jpg or \.webp file name \(\.jpeg is JPEG too\)/);
+    }
+  });
+
+  it("writes WebP, and JPEG whose size follows the quality", async () => {
+    const img = gradient(48, 32);
+    const path = join(dir, "out.webp");
+    await writeImage(img, path, { quality: 90 });
+    const meta = await sharp(path).metadata();
+    expect([meta.format, meta.width, meta.height]).toEqual(["webp", 48, 32]);
+    expect(maxDiff(await readImage(path), img)).toBeLessThan(12 / 255);
+    const low = await encodeImage(img, "jpeg", { quality: 20 });
+    const high = await encodeImage(img, "jpeg", { quality: 98 });
+    expect(high.length).toBeGreaterThan(low.length * 1.5);
+    expect((await encodeImage(img, "jpeg")).equals(await encodeImage(img, "jpeg", { quality: 92 }))).toBe(true);
+  });
+
+  it("refuses a quality out of range and a profile that is not an RGB ICC profile", async () => {
+    const img = gradient(4, 4);
+    for (const quality of [0, 101, 50.5]) await expect(encodeImage(img, "jpeg", { quality })).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(encodeImage(img, "png", { icc: Buffer.from("not a profile") })).rejects.toBeInstanceOf(InvalidArgumentError);
+  });
+
+  it("keeps a Display P3 photo's profile and colours when writing the edit back", async () => {
+    const img = gradient(64, 48);
+    const p3jpeg = await sharp(Buffer.from(await encodeImage(img, "png")))
+      .withIccProfile("p3")
+      .jpeg({ quality: 95 })
+      .toBuffer();
+    const input = await readPhoto(p3jpeg);
+    expect(input.icc).not.toBeNull();
+    for (const format of ["jpeg", "png", "webp"] as const) {
+      const out = await encodeImage(input.image, format, { icc: input.icc, quality: 100 });
+      const meta = await sharp(out).metadata();
+      expect(meta.icc?.equals(input.icc!), format).toBe(true);
+      const back = await readImage(out);
+      // The conversion there and back is within 2/255 everywhere (PNG: nothing else changes the colours);
+      // JPEG and WebP add their own loss around edges, so there the mean is held to it.
+      if (format === "png") expect(maxDiff(back, input.image)).toBeLessThanOrEqual(2 / 255 + 1e-6);
+      else expect(meanDiff(back, input.image), format).toBeLessThanOrEqual(2 / 255);
+      // The stored numbers are Display P3's, not the sRGB ones: written without the conversion they would differ.
+      const stored = await sharp(out).keepIccProfile().raw().toBuffer();
+      const srgb = await sharp(await encodeImage(input.image, format, { quality: 100 }))
+        .raw()
+        .toBuffer();
+      let far = 0;
+      for (let i = 0; i < stored.length; i++) far = Math.max(far, Math.abs(stored[i] - srgb[i]));
+      expect(far, format).toBeGreaterThan(10);
+    }
+    const path = join(dir, "p3-out.jpg");
+    await writeImage(input.image, path, { icc: input.icc });
+    expect((await sharp(path).metadata()).icc?.equals(input.icc!)).toBe(true);
   });
 });

@@ -119,7 +119,7 @@ afterEach(async () => {
 });
 
 describe("mgie serve API: edits", () => {
-  it("runs a multipart edit: 202, status, the PNG at the model's resolution", async () => {
+  it("runs a multipart edit: 202, status, the PNG at the photo's own size", async () => {
     const { url } = await start();
     const r = await post(
       url,
@@ -151,7 +151,7 @@ describe("mgie serve API: edits", () => {
     expect(image.status).toBe(200);
     expect(image.headers.get("content-type")).toBe("image/png");
     const meta = await sharp(Buffer.from(await image.arrayBuffer())).metadata();
-    expect([meta.format, meta.width, meta.height]).toEqual(["png", 32, 32]);
+    expect([meta.format, meta.width, meta.height]).toEqual(["png", 64, 48]); // the upload's size, not the model's 32x32
   });
 
   it("runs a JSON edit with a base64 image (data: URL too) and fills in the model's defaults", async () => {
@@ -209,7 +209,7 @@ describe("mgie serve API: edits", () => {
     expect(events.at(-1)).toMatchObject({ event: "done", data: { status: "done" } });
     const progress = events.filter((e) => e.event === "progress").map((e) => e.data);
     const stages = progress.map((p) => p.stage).filter((s, i, all) => s !== all[i - 1]);
-    expect(stages).toEqual(["preprocess", "mllm", "edit-head", "vae-encode", "diffusion", "vae-decode"]);
+    expect(stages).toEqual(["preprocess", "mllm", "edit-head", "vae-encode", "diffusion", "vae-decode", "render"]);
     expect(progress.filter((p) => p.step !== undefined)).toEqual([
       { stage: "diffusion", step: 1, steps: 2 },
       { stage: "diffusion", step: 2, steps: 2 },
@@ -272,7 +272,7 @@ describe("mgie serve API: bad requests are 4xx with a message, never a 500", () 
     const jsonNoImage = await errorOf(await post(url, { instruction: "x" }));
     expect([jsonNoImage.status, jsonNoImage.field]).toEqual([400, "image"]);
     const textImage = await errorOf(await post(url, form({ instruction: "x", image: "abc" }, null)));
-    expect([textImage.status, textImage.message]).toEqual([400, expect.stringMatching(/send the image as a file/)]);
+    expect([textImage.status, textImage.message]).toEqual([400, expect.stringMatching(/image is a text field: send it as a file/)]);
     const numbers = await errorOf(await post(url, { instruction: 5, image: 5 }));
     expect([numbers.status, numbers.field, numbers.message]).toEqual([400, "instruction", "instruction must be text"]);
     const badBase64 = await errorOf(await post(url, { instruction: "x", image: "not base64!" }));
@@ -296,12 +296,46 @@ describe("mgie serve API: bad requests are 4xx with a message, never a 500", () 
     await waitFinished(url, ((await ok.json()) as Job).id);
   });
 
+  it("confines an edit to a mask (multipart or JSON): outside it the result is the upload bit for bit", async () => {
+    const { url } = await start();
+    // The left half may change; the mask is given at another size than the photo (it is resized).
+    const mask = await sharp({ create: { width: 32, height: 24, channels: 3, background: "black" } })
+      .composite([
+        {
+          input: await sharp({ create: { width: 16, height: 24, channels: 3, background: "white" } })
+            .png()
+            .toBuffer(),
+          left: 0,
+          top: 0,
+        },
+      ])
+      .png()
+      .toBuffer();
+    const original = await sharp(png).raw().toBuffer();
+    const body = form({ instruction: "make it brighter", steps: 2 });
+    body.append("mask", new Blob([mask], { type: "image/png" }), "mask.png");
+    for (const request of [body, { image: png.toString("base64"), mask: mask.toString("base64"), instruction: "make it brighter", steps: 2 }]) {
+      const accepted = (await (await post(url, request)).json()) as Job;
+      expect(accepted.error ?? null, JSON.stringify(accepted)).toBeNull();
+      const job = await waitFinished(url, accepted.id);
+      expect(job.status).toBe("done");
+      const out = await sharp(Buffer.from(await (await fetch(`${url}/v1/edits/${job.id}/image`)).arrayBuffer()))
+        .raw()
+        .toBuffer();
+      // The right half of the 64x48 photo (the mask is black there, away from the feathered edge) is untouched.
+      for (let y = 0; y < 48; y++)
+        for (let x = 36; x < 64; x++) for (let c = 0; c < 3; c++) expect(out[(y * 64 + x) * 3 + c]).toBe(original[(y * 64 + x) * 3 + c]);
+    }
+    const notImage = await errorOf(await post(url, { image: png.toString("base64"), mask: Buffer.from("not an image").toString("base64"), instruction: "x" }));
+    expect([notImage.status, notImage.field]).toEqual([415, "mask"]);
+  });
+
   it("refuses unsupported (415), corrupt or empty (400) images", async () => {
     const { url } = await start();
-    const gif = await sharp(png).gif().toBuffer();
+    const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>');
     const cases: [Uint8Array, number, string][] = [
       [Buffer.from("hello, this is text"), 415, "IMAGE_UNREADABLE"],
-      [gif, 415, "IMAGE_FORMAT"],
+      [svg, 415, "IMAGE_FORMAT"],
       [png.subarray(0, Math.floor(png.length / 2)), 400, "IMAGE_CORRUPT"],
       [Buffer.alloc(0), 400, "IMAGE_EMPTY"],
     ];
@@ -310,7 +344,7 @@ describe("mgie serve API: bad requests are 4xx with a message, never a 500", () 
       expect([multipart.status, multipart.code, multipart.field], code).toEqual([status, code, "image"]);
       expect(multipart.message).toMatch(/PNG|corrupt|empty/);
     }
-    const json = await errorOf(await post(url, { instruction: "x", image: gif.toString("base64") }));
+    const json = await errorOf(await post(url, { instruction: "x", image: svg.toString("base64") }));
     expect([json.status, json.code]).toEqual([415, "IMAGE_FORMAT"]);
   });
 
@@ -421,7 +455,7 @@ describe("mgie serve API: queue", () => {
     await closed;
     expect(server.queue.get(first)!.status).toBe("done");
     expect(server.queue.get(second)!.error!.code).toBe("SHUTTING_DOWN");
-    expect(() => server.queue.submit(server.queue.get(first)!.input, png)).toThrow(/shutting down/);
+    expect(() => server.queue.submit(server.queue.get(first)!.input, { image: png })).toThrow(/shutting down/);
   });
 });
 
@@ -469,6 +503,7 @@ describe("mgie serve API: models, health, OpenAPI, auth", () => {
       "seed",
       "scheduler",
       "image",
+      "mask",
     ]);
   });
 

@@ -18,7 +18,7 @@ import { createImage, fromUint8 } from "../src/image/raster.js";
 import { Mllm } from "../src/models/mllm.js";
 import { loadModelDir, ModelDirError } from "../src/models/modelDir.js";
 import { createSession } from "../src/models/onnx.js";
-import { type EditProgress, MgieEditor } from "../src/pipeline/editor.js";
+import { EDIT_STAGES, type EditProgress, MgieEditor } from "../src/pipeline/editor.js";
 
 /**
  * The training smoke run CI needs, end to end on a tiny config: SynthEdit data (TypeScript) ->
@@ -87,8 +87,8 @@ describe.each(VARIANTS)("ONNX export of %s", (variant) => {
     }
     const expected =
       variant === "inspix2pix"
-        ? ["vae_encoder", "vae_decoder", "unet", "text_encoder"]
-        : ["vae_encoder", "vae_decoder", "unet", "embed", "lm", "lm_prefill", "lm_step", "edit_head"];
+        ? ["vae_encoder", "vae_decoder", "unet", "text_encoder", "orientation_head"]
+        : ["vae_encoder", "vae_decoder", "unet", "embed", "lm", "lm_prefill", "lm_step", "edit_head", "orientation_head"];
     if (variant === "mgie-e2e") expected.push("prefix", "region_head");
     expect([...seen].sort()).toEqual(expected.sort());
   });
@@ -154,7 +154,7 @@ describe.each(VARIANTS)("TypeScript pipeline of %s against the PyTorch reference
       const plane = res * res;
       let worst = 0;
       for (let ch = 0; ch < 3; ch++) {
-        for (let q = 0; q < plane; q++) worst = Math.max(worst, Math.abs(r.image.data[q * 3 + ch] - (image[ch * plane + q] + 1) / 2));
+        for (let q = 0; q < plane; q++) worst = Math.max(worst, Math.abs(r.modelImage.data[q * 3 + ch] - (image[ch * plane + q] + 1) / 2));
       }
       expect(worst).toBeLessThan(1.5 / 255);
     }
@@ -177,25 +177,30 @@ describe("mgie edit (the CLI)", () => {
     const model = join(dir, "mgie-e2e");
     const photos = join(dir, "photos");
     await cp(fileURLToPath(new URL("../assets/photos/darknet", import.meta.url)), photos, { recursive: true });
-    const one = await mgie(
+    const one = await mgie("edit", join(photos, "dog.jpg"), "make it brighter", "--model", model, "--steps", "2", "-o", join(dir, "dog.png"), "--json");
+    expect(one.code, one.stderr).toBe(0);
+    const r = JSON.parse(one.stdout.trim());
+    expect(r.output).toBe(join(dir, "dog.png"));
+    expect(typeof r.expressiveInstruction).toBe("string");
+    // The photo's own size (dog.jpg is 341x256), not the model's square.
+    const meta = await sharp(join(dir, "dog.png")).metadata();
+    expect([meta.width, meta.height, r.width, r.height]).toEqual([341, 256, 341, 256]);
+    const small = await mgie(
       "edit",
       join(photos, "dog.jpg"),
       "make it brighter",
       "--model",
       model,
       "--steps",
-      "2",
+      "1",
       "-o",
-      join(dir, "dog.png"),
-      "--json",
-      "--size",
-      "96",
+      join(dir, "dog-model.jpg"),
+      "--model-resolution",
+      "--quality",
+      "80",
     );
-    expect(one.code, one.stderr).toBe(0);
-    const r = JSON.parse(one.stdout.trim());
-    expect(r.output).toBe(join(dir, "dog.png"));
-    expect(typeof r.expressiveInstruction).toBe("string");
-    expect((await sharp(join(dir, "dog.png")).metadata()).width).toBe(96);
+    expect(small.code, small.stderr).toBe(0);
+    expect((await sharp(join(dir, "dog-model.jpg")).metadata()).width).toBe(32);
     const folder = await mgie("edit", photos, "add a blue tint", "--model", model, "--steps", "1", "-o", join(dir, "edited"), "--batch-size", "4");
     expect(folder.code, folder.stderr).toBe(0);
     expect(folder.stdout).toMatch(/edited 6 images/);
@@ -231,12 +236,15 @@ describe("MgieEditor", () => {
     editor = await MgieEditor.load(join(dir, "mgie-e2e"), { threads: 1 });
   });
 
-  it("edits any size of image into the model's resolution, reporting stages and steps", async () => {
+  it("edits any size of image at that size, with the model's result at its resolution beside it, reporting stages and steps", async () => {
     const seen: EditProgress[] = [];
     const r = await editor.edit(image, "make it brighter", { steps: 3, onProgress: (p) => seen.push(p) });
-    expect([r.image.width, r.image.height]).toEqual([editor.manifest.resolution, editor.manifest.resolution]);
+    expect([r.image.width, r.image.height]).toEqual([40, 30]);
+    expect([r.modelImage.width, r.modelImage.height]).toEqual([editor.manifest.resolution, editor.manifest.resolution]);
     expect(seen.filter((p) => p.stage === "diffusion" && p.step).map((p) => p.step)).toEqual([1, 2, 3]);
-    for (const k of ["preprocess", "mllm", "edit-head", "vae-encode", "diffusion", "vae-decode", "total"]) expect(r.timings[k]).toBeGreaterThanOrEqual(0);
+    for (const k of [...EDIT_STAGES, "total"]) expect(r.timings[k]).toBeGreaterThanOrEqual(0);
+    const modelOnly = await editor.edit(image, "make it brighter", { steps: 3, fullSize: false });
+    expect(modelOnly.image).toEqual(r.modelImage);
   });
 
   it("is reproducible with a seed and batches several edits", async () => {

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
+import sharp from "sharp";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 
 /**
@@ -69,10 +70,47 @@ async function stop(server: Served): Promise<void> {
 let profile: string;
 let browser: BrowserContext;
 let photo: Buffer;
+/** The flower photo's size: not square, and not the model's. */
+const PHOTO_SIZE = [384, 256];
+/** A non-square PNG of another size, with detail everywhere, for the mask tests. */
+const PATTERN = { width: 240, height: 150 };
+let pattern: Buffer;
+
+async function makePattern(): Promise<Buffer> {
+  const { width, height } = PATTERN;
+  const raw = Buffer.alloc(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = (y * width + x) * 3;
+      raw[i] = (x * 255) / width;
+      raw[i + 1] = (y * 255) / height;
+      raw[i + 2] = 128 + 100 * Math.sin(x / 7) * Math.cos(y / 5);
+    }
+  }
+  return sharp(raw, { raw: { width, height, channels: 3 } })
+    .png()
+    .toBuffer();
+}
+
+interface Pixels {
+  width: number;
+  height: number;
+  channels: number;
+  data: Buffer;
+}
+
+/** Decodes an image as the server reads one: upright, on white, sRGB, no alpha. */
+async function pixels(bytes: Buffer, channels: 1 | 3 = 3): Promise<Pixels> {
+  let pipeline = sharp(bytes).rotate().flatten({ background: "#ffffff" }).toColourspace("srgb").removeAlpha();
+  if (channels === 1) pipeline = pipeline.extractChannel(0);
+  const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
+  return { width: info.width, height: info.height, channels: info.channels, data };
+}
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run scripts/setup-system.sh (it installs Debian's chromium)`);
   photo = await readFile(PHOTO);
+  pattern = await makePattern();
   profile = await mkdtemp(join(tmpdir(), "mgie-chromium-"));
   browser = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
@@ -93,6 +131,58 @@ async function setSteps(page: Page, steps: number): Promise<void> {
   await page.keyboard.press("Home");
   for (let i = 1; i < steps; i++) await page.keyboard.press("ArrowRight");
   await expect.poll(() => page.textContent("#steps-value"), POLL).toBe(String(steps));
+}
+
+async function naturalSize(page: Page, selector: string): Promise<number[]> {
+  return page.$eval(selector, (img) => [(img as HTMLImageElement).naturalWidth, (img as HTMLImageElement).naturalHeight]);
+}
+
+/** Drags the mouse over the mask canvas, from and to points given as fractions of its width and height. */
+async function paint(page: Page, from: [number, number], to: [number, number]): Promise<void> {
+  const canvas = page.locator("#mask-canvas");
+  await canvas.scrollIntoViewIfNeeded();
+  const box = (await canvas.boundingBox())!;
+  const at = ([fx, fy]: [number, number]) => [box.x + fx * box.width, box.y + fy * box.height] as const;
+  await page.mouse.move(...at(from));
+  await page.mouse.down();
+  await page.mouse.move(...at(to), { steps: 10 });
+  await page.mouse.up();
+}
+
+/** Uploads an image and waits until its mask can be painted. */
+async function upload(page: Page, name: string, mimeType: string, buffer: Buffer): Promise<void> {
+  await page.setInputFiles("#image", { name, mimeType, buffer });
+  await page.waitForSelector("#mask-canvas", { state: "visible", ...POLL });
+}
+
+/**
+ * Submits the edit; resolves with the files of the multipart request the page sent (by field name)
+ * and the result PNG, fetched from the API (the page's CSP keeps even its own fetch off blob: URLs). Chromium does not show tests the body of a request made of blobs,
+ * so the page's next fetch with a FormData body is watched from inside the page.
+ */
+async function editAndCapture(page: Page, server: Served, turn: number): Promise<{ files: Map<string, Buffer>; result: Buffer }> {
+  type Watched = { fetch: typeof fetch; sentFiles?: Promise<[string, number[]][]> };
+  await page.evaluate(() => {
+    const w = window as unknown as Watched;
+    const original = w.fetch;
+    w.fetch = (input, init) => {
+      if (init?.body instanceof FormData) {
+        w.fetch = original;
+        const files = [...init.body.entries()].filter((e): e is [string, File] => e[1] instanceof Blob);
+        w.sentFiles = Promise.all(files.map(async ([name, blob]) => [name, Array.from(new Uint8Array(await blob.arrayBuffer()))] as [string, number[]]));
+      }
+      return original(input, init);
+    };
+  });
+  const submitted = page.waitForResponse((r) => r.request().method() === "POST" && new URL(r.url()).pathname === "/v1/edits");
+  await page.click("#edit-button");
+  const job = (await (await submitted).json()) as { links: { image: string } };
+  await waitForResult(page, turn);
+  const sent = await page.evaluate(() => (window as unknown as Watched).sentFiles);
+  if (!sent) throw new Error("the page sent no multipart request");
+  const response = await fetch(server.url + job.links.image);
+  expect(response.headers.get("content-type")).toBe("image/png");
+  return { files: new Map(sent.map(([name, bytes]) => [name, Buffer.from(bytes)])), result: Buffer.from(await response.arrayBuffer()) };
 }
 
 async function waitForResult(page: Page, turn: number): Promise<void> {
@@ -151,8 +241,9 @@ describe("the web page", () => {
     expect(await page.getAttribute("#download", "href")).toMatch(/^blob:/);
     expect(await page.textContent("#status")).toMatch(/^Done in (\d+ ms|\d+\.\d s)\.$/);
     expect(statuses).toContain("Editing: step 2 of 2");
-    const size = await page.$eval("#after", (img) => [(img as HTMLImageElement).naturalWidth, (img as HTMLImageElement).naturalHeight]);
-    expect(size).toEqual([RES, RES]);
+    // The result at the photo's own size (not the model's RES×RES), and the page says so.
+    expect(await naturalSize(page, "#after")).toEqual(PHOTO_SIZE);
+    await expect.poll(() => page.textContent("#result-size"), POLL).toMatch(new RegExp(`^${PHOTO_SIZE[0]}×${PHOTO_SIZE[1]} pixels`));
     expect(await page.isVisible("#error")).toBe(false);
   });
 
@@ -184,6 +275,96 @@ describe("the web page", () => {
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
   });
 
+  it("paints a mask with the pointer: the edit sends it and leaves the photo bit for bit outside it", async () => {
+    await page.goto(server.url);
+    await upload(page, "pattern.png", "image/png", pattern);
+    // The canvas is drawn in the photo's own pixels, whatever size it shows at.
+    expect(await page.$eval("#mask-canvas", (c) => [(c as HTMLCanvasElement).width, (c as HTMLCanvasElement).height])).toEqual([PATTERN.width, PATTERN.height]);
+    expect(await page.textContent("#mask-status")).toMatch(/Nothing painted/);
+    await setSteps(page, 2);
+    // A stroke across the upper left of the photo, with the smallest brush (keyboard: Home).
+    await page.focus("#brush-size");
+    await page.keyboard.press("Home");
+    expect(await page.textContent("#brush-size-value")).toBe("4 px");
+    await page.keyboard.press("ArrowRight");
+    await page.keyboard.press("ArrowRight");
+    await page.keyboard.press("ArrowRight");
+    await page.keyboard.press("ArrowRight");
+    expect(await page.textContent("#brush-size-value")).toBe("20 px");
+    await paint(page, [0.1, 0.25], [0.45, 0.3]);
+    expect(await page.textContent("#mask-status")).toMatch(/only where you painted/);
+    await page.fill("#instruction", "make it brighter");
+    const { files, result } = await editAndCapture(page, server, 1);
+
+    expect([...files.keys()]).toEqual(["image", "mask"]);
+    const mask = await pixels(files.get("mask")!, 1);
+    expect([mask.width, mask.height]).toEqual([PATTERN.width, PATTERN.height]);
+    const at = (fx: number, fy: number) => mask.data[Math.round(fy * (mask.height - 1)) * mask.width + Math.round(fx * (mask.width - 1))];
+    expect(at(0.1, 0.25)).toBe(255); // painted: white
+    expect(at(0.3, 0.275)).toBe(255);
+    expect(at(0.3, 0.8)).toBe(0); // elsewhere: black
+    expect(at(0.9, 0.25)).toBe(0);
+
+    const input = await pixels(pattern);
+    const output = await pixels(result);
+    expect([output.width, output.height]).toEqual([PATTERN.width, PATTERN.height]);
+    expect(await naturalSize(page, "#after")).toEqual([PATTERN.width, PATTERN.height]);
+    let outside = 0;
+    let differ = 0;
+    for (let p = 0; p < mask.width * mask.height; p++) {
+      if (mask.data[p] !== 0) continue;
+      outside++;
+      for (let c = 0; c < 3; c++) if (output.data[p * 3 + c] !== input.data[p * 3 + c]) differ++;
+    }
+    expect(outside).toBeGreaterThan(0.8 * mask.width * mask.height);
+    expect(differ).toBe(0);
+    // ...and the edit did act where it was painted (else the check above would prove nothing).
+    let inside = 0;
+    for (let p = 0; p < mask.width * mask.height; p++)
+      if (mask.data[p] === 255 && [0, 1, 2].some((c) => output.data[p * 3 + c] !== input.data[p * 3 + c])) inside++;
+    expect(inside).toBeGreaterThan(0);
+
+    // Continuing makes the result the input: a new input starts with no mask.
+    await page.click("#continue");
+    await expect.poll(() => page.textContent("#mask-status"), POLL).toMatch(/Nothing painted/);
+  });
+
+  it("erases and clears the mask: with nothing painted no mask is sent", async () => {
+    await page.goto(server.url);
+    await upload(page, "pattern.png", "image/png", pattern);
+    await setSteps(page, 1);
+    await paint(page, [0.2, 0.5], [0.6, 0.5]);
+    expect(await page.textContent("#mask-status")).toMatch(/only where you painted/);
+
+    // The eraser, by keyboard: a toggle button. Erasing the whole stroke with the largest brush empties the mask.
+    await page.focus("#eraser");
+    await page.keyboard.press("Space");
+    expect(await page.getAttribute("#eraser", "aria-pressed")).toBe("true");
+    await page.focus("#brush-size");
+    await page.keyboard.press("End");
+    await paint(page, [0.1, 0.5], [0.7, 0.5]);
+    expect(await page.textContent("#mask-status")).toMatch(/Nothing painted/);
+    await page.click("#eraser");
+    expect(await page.getAttribute("#eraser", "aria-pressed")).toBe("false");
+
+    // Paint again, then clear: the edit goes without a mask.
+    await paint(page, [0.3, 0.3], [0.4, 0.6]);
+    expect(await page.textContent("#mask-status")).toMatch(/only where you painted/);
+    await page.click("#clear-mask");
+    expect(await page.textContent("#mask-status")).toMatch(/Nothing painted/);
+    expect(await page.textContent("#status")).toMatch(/Mask cleared/);
+    await page.fill("#instruction", "make it brighter");
+    const { files, result } = await editAndCapture(page, server, 1);
+    expect([...files.keys()]).toEqual(["image"]);
+    const output = await pixels(result);
+    expect([output.width, output.height]).toEqual([PATTERN.width, PATTERN.height]);
+    // Without a mask the tiny model's edit changes most of the photo, far from where the stroke was too.
+    const input = await pixels(pattern);
+    let changed = 0;
+    for (let i = 0; i < input.data.length; i++) if (input.data[i] !== output.data[i]) changed++;
+    expect(changed).toBeGreaterThan(input.data.length / 2);
+  });
+
   it("reaches every control in a sensible order with Tab, and explains a missing instruction", async () => {
     await page.goto(server.url);
     const order: string[] = [];
@@ -208,7 +389,19 @@ describe("the web page", () => {
     await page.keyboard.press("Enter");
     expect(await page.textContent("#error")).toMatch(/Choose an image first/);
     expect(await page.evaluate(() => document.activeElement?.id)).toBe("image");
-    await page.setInputFiles("#image", { name: "flower.jpg", mimeType: "image/jpeg", buffer: photo });
+    // With an image, its mask tools come between it and the instruction.
+    await upload(page, "flower.jpg", "image/jpeg", photo);
+    await page.focus("#image");
+    const withImage: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      await page.keyboard.press("Tab");
+      withImage.push(await page.evaluate(() => document.activeElement?.id ?? ""));
+    }
+    expect(withImage).toEqual(["brush-size", "eraser", "clear-mask", "instruction"]);
+    // Each has a name a screen reader says; the eraser says whether it is on.
+    expect(await page.getByRole("slider", { name: "Brush size" }).getAttribute("id")).toBe("brush-size");
+    expect(await page.getByRole("button", { name: "Eraser", pressed: false }).getAttribute("id")).toBe("eraser");
+    expect(await page.getByRole("button", { name: "Clear mask" }).getAttribute("id")).toBe("clear-mask");
     await page.click("#edit-button");
     expect(await page.textContent("#error")).toMatch(/Type an instruction first/);
     expect(await page.evaluate(() => document.activeElement?.id)).toBe("instruction");
@@ -220,6 +413,38 @@ describe("the web page", () => {
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
     const box = await page.locator("#edit-button").boundingBox();
     expect(box!.width).toBeGreaterThan(280);
+    // With an image, its preview and mask fit the width too.
+    await upload(page, "flower.jpg", "image/jpeg", photo);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
+    const canvas = (await page.locator("#mask-canvas").boundingBox())!;
+    expect(canvas.x).toBeGreaterThanOrEqual(0);
+    expect(canvas.x + canvas.width).toBeLessThanOrEqual(375);
+    expect(canvas.width / canvas.height).toBeCloseTo(PHOTO_SIZE[0] / PHOTO_SIZE[1], 1);
+  });
+
+  it("accepts the formats the server reads, by type or, when the browser gives none, by name", async () => {
+    await page.goto(server.url);
+    const accept = (await page.getAttribute("#image", "accept"))!.split(",");
+    for (const type of ["image/jpeg", "image/png", "image/webp", "image/gif", "image/tiff", "image/avif", "image/heic", ".heic", ".tif"])
+      expect(accept).toContain(type);
+    expect(await page.textContent("#drop-text")).toMatch(/JPEG, PNG, WebP, GIF, TIFF, AVIF or HEIC/);
+    const gif = await sharp(pattern).gif().toBuffer();
+    await upload(page, "pattern.gif", "image/gif", gif);
+    expect(await page.isVisible("#error")).toBe(false);
+    // No type (as browsers give HEIC and TIFF): the name decides. Chromium cannot show a TIFF: no preview, no mask, still editable.
+    const tiff = await sharp(pattern).tiff().toBuffer();
+    await page.setInputFiles("#image", { name: "pattern.tif", mimeType: "", buffer: tiff });
+    await expect.poll(() => page.textContent("#drop-text"), POLL).toMatch(/cannot show pattern\.tif/);
+    expect(await page.isVisible("#error")).toBe(false);
+    expect(await page.isVisible("#mask-tools")).toBe(false);
+    await setSteps(page, 1);
+    await page.fill("#instruction", "make it brighter");
+    await page.click("#edit-button");
+    await waitForResult(page, 1);
+    expect(await naturalSize(page, "#after")).toEqual([PATTERN.width, PATTERN.height]);
+    expect(await page.isVisible("#compare-control")).toBe(false); // nothing to compare with
+    await page.setInputFiles("#image", { name: "notes.txt", mimeType: "text/plain", buffer: Buffer.from("hello") });
+    expect(await page.textContent("#error")).toMatch(/notes\.txt is not a JPEG, PNG, WebP, GIF, TIFF, AVIF or HEIC image/);
   });
 });
 

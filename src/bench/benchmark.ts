@@ -8,8 +8,9 @@ import { Rng } from "../core/rng.js";
 import { MgieError } from "../errors.js";
 import { createImage, type RgbImage } from "../image/raster.js";
 import { modelDefaults } from "../models/modelDir.js";
-import { MgieEditor } from "../pipeline/editor.js";
+import { EDIT_STAGES, MgieEditor } from "../pipeline/editor.js";
 import { guidanceGroups } from "../pipeline/guidance.js";
+import { benchPhotoSizes } from "./photoSizes.js";
 
 const PEAK_MODEL = fileURLToPath(new URL("../../assets/bench/matmul.onnx", import.meta.url));
 const TRAIN_DIR = fileURLToPath(new URL("../../train", import.meta.url));
@@ -25,6 +26,8 @@ export interface BenchmarkOptions {
   pytorchRun?: string;
   pytorchData?: string;
   python?: string;
+  /** A photo to make the 1, 4, 12 and 24 MP test photos from: also time full-size editing by photo size, and a cold one-shot edit. */
+  photoSizes?: string;
   log?: (line: string) => void;
 }
 
@@ -90,7 +93,7 @@ export async function benchmark(options: BenchmarkOptions): Promise<string> {
   out.push(`Model: ${m.name} (${m.variant}), ${m.resolution}x${m.resolution}, ${o.steps} steps, ${o.threads ?? "all"} threads.`);
   out.push(`ONNX Runtime peak on this machine (1024^3 float32 matmul): **${peak.toFixed(0)} GFLOP/s**.`, "");
   out.push("| stage | median ms | GFLOP | GFLOP/s | share of peak |", "|---|---|---|---|---|");
-  for (const stage of ["preprocess", "mllm", "edit-head", "vae-encode", "diffusion", "vae-decode", "total"]) {
+  for (const stage of [...EDIT_STAGES, "total"]) {
     const ms = median(runs.map((t) => t[stage] ?? 0));
     const gf = stage === "total" ? Object.values(stageFlops).reduce((a, b) => a + b, 0) / 1e9 : (stageFlops[stage] ?? 0) / 1e9;
     const rate = gf > 0 ? gf / (ms / 1000) : 0;
@@ -154,5 +157,6 @@ export async function benchmark(options: BenchmarkOptions): Promise<string> {
     out.push(`| PyTorch reference (train/mgie_train/pipeline.py) | ${ref.seconds_per_edit.toFixed(3)} |`);
     out.push(`| **speed-up** | **${(ref.seconds_per_edit / (single / 1000)).toFixed(2)}x** |`);
   }
+  if (o.photoSizes) out.push("", await benchPhotoSizes(o.model, o.photoSizes, Math.max(1, Math.min(o.repeats, 3)), log));
   return out.join("\n");
 }

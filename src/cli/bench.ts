@@ -1,7 +1,11 @@
 import { writeFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
 import { Command, InvalidArgumentError as CommanderArgError } from "commander";
 import { benchmark } from "../bench/benchmark.js";
 import { DEFAULT_MODEL_DIR } from "../pipeline/editor.js";
+
+const BENCH_PHOTO = fileURLToPath(new URL("../../assets/photos/darknet/dog.jpg", import.meta.url));
+
 import { addParamOptions } from "./paramOptions.js";
 import { wholeNumber } from "./parse.js";
 
@@ -15,6 +19,10 @@ export function benchCommand(): Command {
     .option("--batches <list>", "batch sizes to time", (v) => v.split(",").map(wholeNumber("--batches", 1, 64)), [1, 4, 8])
     .option("--pytorch-run <dir>", "training run folder (train/runs/default): also time the PyTorch reference pipeline")
     .option("--pytorch-data <dir>", "a SynthEdit dataset folder at the model's resolution, for the PyTorch run's input image")
+    .option(
+      "--photo-sizes [photo]",
+      "also time full-size editing of 1, 4, 12 and 24 MP photos made from this photo (default: the shipped dog photo) with peak memory, and a cold one-shot mgie edit",
+    )
     .option("-o, --out <file>", "also write the Markdown report here")
     .action(
       async (o: {
@@ -25,10 +33,12 @@ export function benchCommand(): Command {
         batches: number[];
         pytorchRun?: string;
         pytorchData?: string;
+        photoSizes?: string | boolean;
         out?: string;
       }) => {
         if (o.pytorchRun && !o.pytorchData) throw new CommanderArgError("--pytorch-run needs --pytorch-data");
-        const report = await benchmark({ ...o, log: (l) => console.error(l) });
+        const photoSizes = o.photoSizes === true ? BENCH_PHOTO : o.photoSizes || undefined;
+        const report = await benchmark({ ...o, photoSizes, log: (l) => console.error(l) });
         console.log(report);
         if (o.out) await writeFile(o.out, `${report}\n`);
       },

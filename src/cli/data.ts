@@ -97,7 +97,7 @@ export function dataCommand(): Command {
           const bar = progressBar("editing", items.length);
           try {
             for (const [i, it] of items.entries()) {
-              const r = await editor.edit(it.images[0], it.instruction, { steps: o.steps, seed: i });
+              const r = await editor.edit(it.images[0], it.instruction, { steps: o.steps, seed: i, fullSize: false });
               it.images = [it.images[0], r.image, it.images[1]];
               it.note = `${editor.manifest.name}: ${r.expressiveInstruction}`;
               bar.update(i + 1);

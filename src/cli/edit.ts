@@ -4,32 +4,39 @@ import { basename, dirname, extname, join, resolve } from "node:path";
 import { Command, InvalidArgumentError as CommanderArgError } from "commander";
 import { z } from "zod";
 import { InvalidArgumentError } from "../errors.js";
-import { encodeImage, formatFromPath, resizeImage } from "../image/io.js";
-import type { RgbImage } from "../image/raster.js";
+import { encodeImage, formatFromPath } from "../image/io.js";
 import { DEFAULT_MODEL_DIR, type EditResult, MgieEditor } from "../pipeline/editor.js";
 import { addParamOptions, paramValues } from "./paramOptions.js";
 import { wholeNumber } from "./parse.js";
 import { progressBar } from "./progress.js";
 
-const IMAGE_EXT = new Set([".png", ".jpg", ".jpeg", ".webp"]);
+const IMAGE_EXT = new Set([".png", ".jpg", ".jpeg", ".webp", ".gif", ".tif", ".tiff", ".avif", ".heic", ".heif"]);
+const WRITABLE_EXT = new Set([".png", ".jpg", ".jpeg", ".webp"]);
 
 interface EditCliOptions {
   out?: string;
   model: string;
-  size?: number;
+  mask?: string;
+  modelResolution?: boolean;
+  quality?: number;
   threads?: number;
   batchSize: number;
   json?: boolean;
 }
 
-const JobSchema = z.object({ image: z.string().min(1), instruction: z.string(), output: z.string().optional() });
-type Job = { image: string; instruction: string; output: string };
+const JobSchema = z.object({ image: z.string().min(1), instruction: z.string(), output: z.string().optional(), mask: z.string().optional() });
+type Job = { image: string; instruction: string; output: string; mask?: string };
 
-async function save(img: RgbImage, path: string, size?: number): Promise<void> {
+/** The output's name for an input: the same name with `-edited` (or in `dir`), in the input's format where mgie writes it, else PNG. */
+function outputFor(input: string, dir?: string, suffix = "-edited"): string {
+  const ext = WRITABLE_EXT.has(extname(input).toLowerCase()) ? extname(input) : ".png";
+  return join(dir ?? dirname(input), `${basename(input, extname(input))}${suffix}${ext}`);
+}
+
+async function save(r: EditResult, path: string, quality?: number): Promise<void> {
   const format = formatFromPath(path);
   await mkdir(dirname(resolve(path)), { recursive: true });
-  const out = size && size !== img.width ? await resizeImage(img, size, size) : img;
-  await writeFile(path, await encodeImage(out, format));
+  await writeFile(path, await encodeImage(r.image, format, { quality, icc: r.icc }));
 }
 
 /** The jobs of a batch: every image in a folder with one instruction, or the lines of a JSONL file. */
@@ -49,23 +56,33 @@ async function batchJobs(input: string, instruction: string | undefined, outDir:
       return {
         image,
         instruction: job.instruction,
-        output: job.output ? resolve(dirname(input), job.output) : join(outDir, `${basename(image, extname(image))}.png`),
+        output: job.output ? resolve(dirname(input), job.output) : outputFor(image, outDir, ""),
+        ...(job.mask ? { mask: resolve(dirname(input), job.mask) } : {}),
       };
     });
   }
   if (instruction === undefined) throw new InvalidArgumentError("give the instruction to apply to every image of the folder");
   const files = (await readdir(input)).filter((f) => IMAGE_EXT.has(extname(f).toLowerCase())).sort();
-  if (files.length === 0) throw new InvalidArgumentError(`${input} holds no .png, .jpg or .webp image`);
-  return files.map((f) => ({ image: join(input, f), instruction, output: join(outDir, `${basename(f, extname(f))}.png`) }));
+  if (files.length === 0) throw new InvalidArgumentError(`${input} holds no image (${[...IMAGE_EXT].join(", ")})`);
+  return files.map((f) => ({ image: join(input, f), instruction, output: outputFor(join(input, f), outDir, "") }));
 }
 
 function report(r: EditResult, output: string, json: boolean | undefined): void {
   if (json) {
-    console.log(JSON.stringify({ output, expressiveInstruction: r.expressiveInstruction, timingsMs: r.timings }));
+    console.log(
+      JSON.stringify({
+        output,
+        expressiveInstruction: r.expressiveInstruction,
+        orientation: r.orientation,
+        width: r.image.width,
+        height: r.image.height,
+        timingsMs: r.timings,
+      }),
+    );
     return;
   }
   console.log(`expressive instruction: ${r.expressiveInstruction}`);
-  console.log(`wrote ${output}`);
+  console.log(`wrote ${output} (${r.image.width}x${r.image.height})`);
   console.log(
     `timings: ${Object.entries(r.timings)
       .map(([k, v]) => `${k} ${v.toFixed(0)} ms`)
@@ -75,13 +92,18 @@ function report(r: EditResult, output: string, json: boolean | undefined): void 
 
 export function editCommand(): Command {
   const command = new Command("edit")
-    .description("edit an image (or a folder, or a JSONL of {image, instruction, output}) by a plain instruction")
-    .argument("<input>", "image file (PNG, JPEG, WebP), a folder of images, or a .jsonl file of jobs")
+    .description("edit a photo (or a folder, or a JSONL of {image, instruction, output?, mask?}) by a plain instruction; the result has the photo's own size")
+    .argument("<input>", "image file (JPEG, PNG, WebP, GIF, TIFF, AVIF/HEIF), a folder of images, or a .jsonl file of jobs")
     .argument("[instruction]", 'what to change, e.g. "make it brighter" (for a .jsonl, each line has its own)')
-    .option("-o, --out <path>", "output image (single edit; default <input>-edited.png) or output folder (batch; default ./edited)")
-    .option("--model <dir>", "model directory", DEFAULT_MODEL_DIR);
+    .option(
+      "-o, --out <path>",
+      "output image, .png, .jpg or .webp (single edit; default <input>-edited with the input's format) or output folder (batch; default ./edited)",
+    )
+    .option("--model <dir>", "model directory", DEFAULT_MODEL_DIR)
+    .option("--mask <image>", "confine the edit: white where it may act, black where the photo must stay exactly as it is (any size; resized to the photo)");
   return addParamOptions(command, "edit")
-    .option("--size <px>", "resize the output to this side (default: the model's resolution)", wholeNumber("--size", 8, 4096))
+    .option("--model-resolution", "write the model's result at its own resolution instead of the photo's size")
+    .option("--quality <q>", "JPEG or WebP quality of the output (default 92)", wholeNumber("--quality", 1, 100))
     .option("--threads <n>", "ONNX Runtime threads (default: one per core)", wholeNumber("--threads", 1, availableParallelism()))
     .option("--batch-size <n>", "images edited together in a batch job", wholeNumber("--batch-size", 1, 64), 4)
     .option("--json", "print one JSON object per edit instead of text")
@@ -93,7 +115,7 @@ export function editCommand(): Command {
       const single = st.isFile() && !input.endsWith(".jsonl");
       if (single) {
         if (instruction === undefined) throw new CommanderArgError('give the instruction, e.g. mgie edit photo.jpg "make it brighter"');
-        const output = o.out ?? join(dirname(input), `${basename(input, extname(input))}-edited.png`);
+        const output = o.out ?? outputFor(input);
         formatFromPath(output);
         let bar: ReturnType<typeof progressBar> | null = null;
         const onProgress = (p: { step?: number; steps?: number }) => {
@@ -101,8 +123,8 @@ export function editCommand(): Command {
           bar ??= progressBar("diffusion", p.steps);
           bar.update(p.step);
         };
-        const r = await editor.edit(input, instruction, { ...options, onProgress }).finally(() => bar?.stop());
-        await save(r.image, output, o.size);
+        const r = await editor.edit(input, instruction, { ...options, fullSize: !o.modelResolution, mask: o.mask, onProgress }).finally(() => bar?.stop());
+        await save(r, output, o.quality);
         report(r, output, o.json);
         return;
       }
@@ -112,11 +134,11 @@ export function editCommand(): Command {
         for (let i = 0; i < jobs.length; i += o.batchSize) {
           const chunk = jobs.slice(i, i + o.batchSize);
           const results = await editor.editBatch(
-            chunk.map((j) => ({ image: j.image, instruction: j.instruction })),
-            options,
+            chunk.map((j) => ({ image: j.image, instruction: j.instruction, mask: j.mask })),
+            { ...options, fullSize: !o.modelResolution },
           );
           for (const [k, r] of results.entries()) {
-            await save(r.image, chunk[k].output, o.size);
+            await save(r, chunk[k].output, o.quality);
             if (o.json) report(r, chunk[k].output, true);
           }
           bar?.update(i + chunk.length);

@@ -1,8 +1,14 @@
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { Command, Option } from "commander";
 import { EDIT_PARAMETERS } from "../core/params.js";
+import { LARGE_PHOTO_DIR } from "../data/photos.js";
 import { SPLITS, type Split } from "../data/splits.js";
+import { MAX_RES, MIN_RES } from "../data/synthedit.js";
 import { evaluate } from "../eval/evaluate.js";
+import { ASPECTS, type Aspect, evaluateFullSize, fullSizeMarkdown } from "../eval/fullSize.js";
 import { writeReport } from "../eval/report.js";
+import { DEFAULT_FIT, type ModelFit } from "../image/processor.js";
 import { DEFAULT_MODEL_DIR } from "../pipeline/editor.js";
 import { addParamOptions, paramValues } from "./paramOptions.js";
 import { wholeNumber } from "./parse.js";
@@ -26,6 +32,14 @@ export function evalCommand(): Command {
   return addParamOptions(command, "eval")
     .option("--tradeoff", "also sweep α_V from 1.0 to 2.2 at α_X 7.5: tradeoff.svg, tradeoff.png and a table")
     .option("--tradeoff-limit <n>", "examples of the α_V sweep (at most --limit)", wholeNumber("--tradeoff-limit", 1, 1_000_000), 60)
+    .option(
+      "--res <px>",
+      "full-size evaluation of --model: examples generated at this side (e.g. 512, 1024, from --photos), the model's edit carried to full size by the renderer, by bicubic upsampling, and the input, each against the target (fullsize-<res>.md and .json)",
+      wholeNumber("--res", MIN_RES, MAX_RES),
+    )
+    .option("--photos <dir>", "with --res: the photos to generate from (default: the large test photos, made by npm run import-photos -- --set large)")
+    .addOption(new Option("--aspect <w:h>", "with --res: centre-crop the examples to this aspect").choices(Object.keys(ASPECTS)).default("1:1"))
+    .addOption(new Option("--fit <how>", "with --res: how the model sees a photo that is not square").choices(["squash", "pad"]).default(DEFAULT_FIT))
     .requiredOption("--out <dir>", "folder for report.md, results.json, gallery.png and the trade-off chart")
     .action(
       async (
@@ -39,10 +53,35 @@ export function evalCommand(): Command {
           tradeoff?: boolean;
           tradeoffLimit: number;
           out: string;
+          res?: number;
+          photos?: string;
+          aspect: Aspect;
+          fit: ModelFit;
         } & Record<string, unknown>,
       ) => {
         const params = paramValues(o, "eval");
         const limit = o.quick ? QUICK_LIMIT : o.limit;
+        if (o.res !== undefined) {
+          const bar = progressBar(`full size ${o.res}`, limit);
+          const report = await evaluateFullSize({
+            model: o.model,
+            split: o.split,
+            limit,
+            res: o.res,
+            photoDir: o.photos ?? LARGE_PHOTO_DIR,
+            aspect: o.aspect,
+            fit: o.fit,
+            params,
+            seed: params.seed ?? EDIT_PARAMETERS.seed.default,
+            onProgress: (done) => bar.update(done),
+          }).finally(() => bar.stop());
+          const name = `fullsize-${o.res}${o.aspect === "1:1" ? "" : `-${o.aspect.replace(":", "x")}`}${o.fit === DEFAULT_FIT ? "" : `-${o.fit}`}`;
+          await mkdir(o.out, { recursive: true });
+          await writeFile(join(o.out, `${name}.json`), `${JSON.stringify(report, null, 2)}\n`);
+          await writeFile(join(o.out, `${name}.md`), `${fullSizeMarkdown(report)}\n`);
+          console.log(fullSizeMarkdown(report));
+          return;
+        }
         const tradeoffLimit = Math.min(o.quick ? QUICK_TRADEOFF_LIMIT : o.tradeoffLimit, limit);
         let bar: ReturnType<typeof progressBar> | null = null;
         let current = "";

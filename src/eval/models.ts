@@ -13,7 +13,12 @@ export interface EvalModel {
  * How every experiment runs the editor: batches of `batchSize`, the batch starting at example i
  * seeded with seed + i; regionThreshold applies to the models with a region head only.
  */
-export type EditSettings = Pick<EditParams, "steps" | "cfgText" | "cfgImage" | "changeThreshold" | "regionThreshold"> & { seed: number; batchSize: number };
+export type EditSettings = Pick<EditParams, "steps" | "cfgText" | "cfgImage" | "changeThreshold" | "regionThreshold"> & {
+  seed: number;
+  batchSize: number;
+  /** Render each result at its photo's size (default: the model's result at its resolution). */
+  fullSize?: boolean;
+};
 
 /** Loads the models, which must share one resolution; a repeated name gets " (2)", " (3)"… */
 export async function loadModels(dirs: readonly string[]): Promise<EvalModel[]> {
@@ -54,6 +59,7 @@ export async function editExamples(
         cfgImage: s.cfgImage,
         changeThreshold: s.changeThreshold,
         regionThreshold,
+        fullSize: s.fullSize ?? false,
       })),
     );
     onBatch?.(out.length);

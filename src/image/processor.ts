@@ -1,53 +1,133 @@
 import sharp from "sharp";
-import { readImage } from "./io.js";
+import { InvalidArgumentError } from "../errors.js";
+import type { ModelView } from "../render/renderer.js";
+import { readPhoto } from "./io.js";
 import { fromUint8, type RgbImage, toUint8 } from "./raster.js";
 
 /** An image as the editor takes it: a file path, encoded bytes, or decoded pixels. */
 export type ImageInput = RgbImage | string | Uint8Array;
 
 /**
- * Between a photo and the model's view of it (as diffusers' VaeImageProcessor): decode, centre
- * square crop, resize to the model's resolution, NCHW in [-1, 1]; and the model's output back to
- * RGB images.
+ * How the model sees a photo that is not square: squashed to its square (every pixel of the photo
+ * seen, the aspect changed) or padded to a square by mirroring the photo's edges (the aspect kept,
+ * part of the square not the photo). Chosen by measurement: see docs/EXPERIMENTS.md.
+ */
+export type ModelFit = "squash" | "pad";
+export const DEFAULT_FIT: ModelFit = "squash";
+
+/** The model's view of a photo. */
+export interface ModelInput {
+  /** [3, res, res] in [-1, 1], as the model takes it. */
+  pixels: Float32Array;
+  /** The same square as an RGB image in [0, 1]. */
+  image: RgbImage;
+  /** Where the photo lies in the square. */
+  view: ModelView;
+}
+
+/**
+ * Between a photo and the model's view of it (as diffusers' VaeImageProcessor): decode, fit the
+ * whole photo into the model's square (nothing cropped), NCHW in [-1, 1]; and the model's output
+ * back to RGB images. The full-size result is the renderer's (src/render/renderer.ts).
  */
 export class ImageProcessor {
-  constructor(readonly resolution: number) {}
+  constructor(
+    readonly resolution: number,
+    readonly fit: ModelFit = DEFAULT_FIT,
+  ) {}
 
-  /** The image as [1, 3, res, res] in [-1, 1]: centre square crop, Lanczos resize. */
-  async toModel(input: ImageInput): Promise<Float32Array> {
-    const img = typeof input === "string" || input instanceof Uint8Array ? await readImage(input) : input;
-    const res = this.resolution;
-    const side = Math.min(img.width, img.height);
-    const raw = toUint8(img);
-    const data =
-      img.width === res && img.height === res
-        ? raw
-        : await sharp(raw, { raw: { width: img.width, height: img.height, channels: 3 } })
-            .extract({ left: Math.floor((img.width - side) / 2), top: Math.floor((img.height - side) / 2), width: side, height: side })
-            .resize(res, res, { kernel: "lanczos3" })
-            .raw()
-            .toBuffer();
-    const plane = res * res;
-    const out = new Float32Array(3 * plane);
-    for (let p = 0; p < plane; p++) for (let c = 0; c < 3; c++) out[c * plane + p] = data[p * 3 + c] / 127.5 - 1;
-    return out;
+  /** The photo's pixels (decoded, EXIF orientation applied, sRGB, unless already an RgbImage) and its ICC profile, kept for the output. */
+  async load(input: ImageInput): Promise<{ image: RgbImage; icc: Buffer | null }> {
+    if (typeof input === "string" || input instanceof Uint8Array) {
+      const photo = await readPhoto(input);
+      return { image: photo.image, icc: photo.icc };
+    }
+    return { image: input, icc: null };
   }
 
-  /** A batch [b, 3, res, res] in [-1, 1] as b RGB images, rounded to 8 bits as they will be written. */
-  fromModel(data: Float32Array, b: number): RgbImage[] {
+  /** The model's view of the photo: the whole photo fitted into the square (Lanczos), see ModelFit. */
+  async toModel(photo: RgbImage): Promise<ModelInput> {
+    const res = this.resolution;
+    const view = this.viewOf(photo.width, photo.height);
+    let bytes: Uint8Array;
+    if (photo.width === res && photo.height === res) bytes = toUint8(photo);
+    else {
+      const resized = sharp(toUint8(photo), { raw: { width: photo.width, height: photo.height, channels: 3 } }).resize(view.width, view.height, {
+        kernel: "lanczos3",
+        fit: "fill",
+      });
+      const padded =
+        view.width === res && view.height === res
+          ? resized
+          : sharp(await resized.raw().toBuffer(), { raw: { width: view.width, height: view.height, channels: 3 } }).extend({
+              left: view.x,
+              top: view.y,
+              right: res - view.width - view.x,
+              bottom: res - view.height - view.y,
+              extendWith: "mirror",
+            });
+      bytes = new Uint8Array(await padded.raw().toBuffer());
+    }
+    const image = fromUint8(res, res, bytes);
+    const plane = res * res;
+    const pixels = new Float32Array(3 * plane);
+    for (let p = 0; p < plane; p++) for (let c = 0; c < 3; c++) pixels[c * plane + p] = bytes[p * 3 + c] / 127.5 - 1;
+    return { pixels, image, view };
+  }
+
+  /** Where a width x height photo lies in the model's square. */
+  viewOf(width: number, height: number): ModelView {
+    const res = this.resolution;
+    if (this.fit === "squash" || width === height) return { x: 0, y: 0, width: res, height: res };
+    const w = width > height ? res : Math.max(1, Math.round((width * res) / height));
+    const h = height > width ? res : Math.max(1, Math.round((height * res) / width));
+    return { x: Math.floor((res - w) / 2), y: Math.floor((res - h) / 2), width: w, height: h };
+  }
+
+  /** A batch [b, 3, res, res] in [-1, 1] as b RGB images in [0, 1]; `round` to 8 bits as they will be written. */
+  fromModel(data: Float32Array, b: number, round = true): RgbImage[] {
     const res = this.resolution;
     const plane = res * res;
     const out: RgbImage[] = [];
     for (let k = 0; k < b; k++) {
-      const bytes = new Uint8Array(3 * plane);
+      const img = new Float32Array(3 * plane);
       for (let p = 0; p < plane; p++) {
         for (let ch = 0; ch < 3; ch++) {
-          const v = (data[(k * 3 + ch) * plane + p] + 1) * 127.5;
-          bytes[p * 3 + ch] = Math.round(Math.min(255, Math.max(0, v)));
+          const v = Math.min(1, Math.max(0, (data[(k * 3 + ch) * plane + p] + 1) / 2));
+          img[p * 3 + ch] = round ? Math.round(v * 255) / 255 : v;
         }
       }
-      out.push(fromUint8(res, res, bytes));
+      out.push({ width: res, height: res, data: img });
     }
+    return out;
+  }
+
+  /**
+   * A user's mask at the photo's size, in [0, 1] (an image: white edits, black keeps; resized when
+   * its size differs). Its edges are feathered inward only, so that where it is 0 the photo stays exact.
+   */
+  async mask(input: ImageInput, width: number, height: number): Promise<Float32Array> {
+    let img: RgbImage;
+    try {
+      img = (await this.load(input)).image;
+    } catch (cause) {
+      throw new InvalidArgumentError(`the mask is not a readable image: ${(cause as Error).message}`, "mask");
+    }
+    const grey = sharp(toUint8(img), { raw: { width: img.width, height: img.height, channels: 3 } })
+      .greyscale()
+      .resize(width, height, { fit: "fill", kernel: "lanczos3" });
+    const sharpMask = new Uint8Array(await grey.clone().extractChannel(0).raw().toBuffer());
+    const sigma = Math.max(0.3, Math.min(width, height) / 400);
+    // extractChannel: libvips gives a blurred one-band image back as three bands.
+    const soft = new Uint8Array(
+      await sharp(Buffer.from(sharpMask), { raw: { width, height, channels: 1 } })
+        .blur(sigma)
+        .extractChannel(0)
+        .raw()
+        .toBuffer(),
+    );
+    const out = new Float32Array(width * height);
+    for (let p = 0; p < out.length; p++) out[p] = Math.min(sharpMask[p], soft[p]) / 255;
     return out;
   }
 }

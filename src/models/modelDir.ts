@@ -76,9 +76,10 @@ export function modelDefaults(m: Manifest): ModelDefaults {
   };
 }
 
-/** Components each variant must ship, and the region head wherever the manifest uses or lists one. */
+/** Components each variant must ship, and the region and orientation heads wherever the manifest uses or lists them. */
 export function requiredComponents(m: Manifest): string[] {
-  const base = ["vae_encoder", "vae_decoder", "unet"];
+  // The orientation head is optional (models exported before it have none); loaded wherever listed.
+  const base = ["vae_encoder", "vae_decoder", "unet", ...(m.components.orientation_head ? ["orientation_head"] : [])];
   if (m.variant === "inspix2pix") return [...base, "text_encoder"];
   const region = m.components.region_head || m.diffusion.region_threshold > 0 ? ["region_head"] : [];
   return [...base, ...(m.mllm?.vision ? ["prefix"] : []), "embed", "lm", "edit_head", ...region];
@@ -114,7 +115,16 @@ async function readChecked(dir: string, file: string, bytes: number | null, sha2
   }
   const hash = createHash("sha256").update(data).digest("hex");
   if (hash !== sha256) throw new ModelDirError(`${path} does not match the sha256 in the manifest: the file is corrupt or from another model`);
+  verified.set(data, hash);
   return data;
+}
+
+/** The sha256 of each file read and checked here, so that no one needs to hash its bytes again. */
+const verified = new WeakMap<Uint8Array, string>();
+
+/** The sha256 of bytes that loadModelDir read and checked (a component's ModelDir.files entry); undefined for any other bytes. */
+export function checkedSha256(bytes: Uint8Array): string | undefined {
+  return verified.get(bytes);
 }
 
 /** Reads and validates a model directory: manifest schema, required components, sizes and hashes. */
@@ -151,17 +161,27 @@ export async function loadModelDir(dir: string): Promise<ModelDir> {
   if (manifest.components.region_head && !manifest.components.edit_head?.inputs.includes("cells")) {
     throw new ModelDirError(`${manifestPath}: it lists a region head, which reads the per-cell rows of an edit head that reads image cells; this one does not`);
   }
-  const files: Record<string, Uint8Array> = {};
-  for (const name of requiredComponents(manifest)) {
-    const c = manifest.components[name];
-    if (!c) {
+  const names = requiredComponents(manifest);
+  for (const name of names) {
+    if (!manifest.components[name]) {
       const why =
         name === "region_head" ? `its diffusion.region_threshold (${manifest.diffusion.region_threshold}) needs` : `a ${manifest.variant} model needs`;
       throw new ModelDirError(`${manifestPath} lists no '${name}' component, which ${why}`);
     }
-    files[name] = await readChecked(dir, c.file, c.bytes, c.sha256, `component '${name}'`);
   }
-  const tokBytes = await readChecked(dir, manifest.tokenizer.file, null, manifest.tokenizer.sha256, "tokenizer");
+  // Read and checked side by side; where several fail, the first in the order above is reported.
+  const read = await Promise.allSettled([
+    ...names.map((name) => {
+      const c = manifest.components[name]!;
+      return readChecked(dir, c.file, c.bytes, c.sha256, `component '${name}'`);
+    }),
+    readChecked(dir, manifest.tokenizer.file, null, manifest.tokenizer.sha256, "tokenizer"),
+  ]);
+  const failed = read.find((r) => r.status === "rejected");
+  if (failed) throw failed.reason;
+  const data = read.map((r) => (r as PromiseFulfilledResult<Buffer>).value);
+  const files: Record<string, Uint8Array> = Object.fromEntries(names.map((name, i) => [name, data[i]]));
+  const tokBytes = data[names.length];
   const tokenizer = Tokenizer.fromJSON(JSON.parse(tokBytes.toString("utf8")), join(dir, manifest.tokenizer.file));
   if (manifest.mllm && tokenizer.numImgTokens !== manifest.mllm.num_img_tokens) {
     throw new ModelDirError(`the tokenizer has ${tokenizer.numImgTokens} [IMG] tokens, the manifest ${manifest.mllm.num_img_tokens}`);

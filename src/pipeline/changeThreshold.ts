@@ -1,3 +1,5 @@
+import { keepGain } from "../render/keep.js";
+
 /**
  * Keeps the input where an edit barely changed it. The sampler leaves a little change all over the
  * photo, even far from the object a local edit is about. Per pixel, with m its largest change over
@@ -17,7 +19,7 @@ export function keepSignificantChanges(output: Float32Array, input: Float32Array
     for (let p = image; p < image + plane; p++) {
       let m = 0;
       for (let c = 0; c < 3; c++) m = Math.max(m, Math.abs(output[p + c * plane] - input[p + c * plane]));
-      const gain = Math.min(1, Math.max(0, (m / 2 - threshold) / threshold));
+      const gain = keepGain(m / 2, threshold);
       for (let c = 0; c < 3; c++) {
         const q = p + c * plane;
         output[q] = input[q] + gain * (output[q] - input[q]);

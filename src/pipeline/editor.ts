@@ -3,12 +3,16 @@ import type { InferenceSession, Tensor } from "onnxruntime-node";
 import { checkInstruction, type EditParams, type ResolvedEditParams, resolveEditParams } from "../core/params.js";
 import { Rng } from "../core/rng.js";
 import { InvalidArgumentError, MgieError } from "../errors.js";
-import { type ImageInput, ImageProcessor } from "../image/processor.js";
+import { DEFAULT_FIT, type ImageInput, ImageProcessor, type ModelFit } from "../image/processor.js";
 import type { RgbImage } from "../image/raster.js";
 import { type Imagination, Mllm } from "../models/mllm.js";
 import { loadModelDir, type Manifest, type ModelDir, modelDefaults } from "../models/modelDir.js";
 import { bool, concatFloat32, createSession, f32, i64, run } from "../models/onnx.js";
 import type { Tokenizer } from "../models/tokenizer.js";
+import { type ColorGridOptions, DEFAULT_COLOR_GRID } from "../render/colorGrid.js";
+import { keepGain } from "../render/keep.js";
+import { ORIENTATIONS, type Orientation } from "../render/orientation.js";
+import { renderEdit } from "../render/renderer.js";
 import { toEpsilon } from "../schedulers/prediction.js";
 import { createScheduler } from "../schedulers/registry.js";
 import type { Scheduler } from "../schedulers/scheduler.js";
@@ -16,22 +20,49 @@ import { keepSignificantChanges } from "./changeThreshold.js";
 import { dualGuidance, guidanceGroups } from "./guidance.js";
 import { keepInsideRegion } from "./region.js";
 
+function argmax(v: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < v.length; i++) if (v[i] > v[best]) best = i;
+  return best;
+}
+
 /** The model shipped in the repository. */
 export const DEFAULT_MODEL_DIR = fileURLToPath(new URL("../../models/mgie-e2e", import.meta.url));
 
-/** The edit parameters (see EDIT_PARAMETERS; any left out take their default), progress and cancellation. */
-export type EditOptions = EditParams & {
+/** The edit parameters (see EDIT_PARAMETERS; any left out take their default), the output's size, progress and cancellation. */
+export type BatchOptions = EditParams & {
+  /** The result at the photo's own size (default), or only the model's result at its resolution. */
+  fullSize?: boolean;
   /** Called as the edit goes: which stage, and the diffusion step. */
   onProgress?: (p: EditProgress) => void;
   signal?: AbortSignal;
 };
+export type EditOptions = BatchOptions & {
+  /** Confines the edit: an image, white where the edit may act, black where the photo must stay exactly as it is. */
+  mask?: ImageInput;
+};
+/** One edit of a batch. */
+export interface EditItem {
+  image: ImageInput;
+  instruction: string;
+  mask?: ImageInput;
+}
+/** The stages of an edit, in order (render: the model's edit carried onto the full-size photo). */
+export const EDIT_STAGES = ["preprocess", "mllm", "edit-head", "vae-encode", "diffusion", "vae-decode", "render"] as const;
 export interface EditProgress {
-  stage: "preprocess" | "mllm" | "edit-head" | "vae-encode" | "diffusion" | "vae-decode";
+  stage: (typeof EDIT_STAGES)[number];
   step?: number;
   steps?: number;
 }
 export interface EditResult {
+  /** The photo edited, at its own size (width x height after EXIF orientation, swapped by a quarter turn); the model's result with fullSize false. */
   image: RgbImage;
+  /** The model's result at its resolution: its view of the whole photo, edited. */
+  modelImage: RgbImage;
+  /** The flip or rotation applied to the photo (the model's orientation choice; "identity" for none). */
+  orientation: Orientation;
+  /** The input's ICC profile (null: sRGB): give it to writeImage or encodeImage to keep the photo's colours right. */
+  icc: Buffer | null;
   /** What the model understood the instruction to mean (the instruction itself for InsPix2Pix). */
   expressiveInstruction: string;
   /** Milliseconds per stage; for a batch, each stage's time for the whole batch. */
@@ -54,29 +85,39 @@ export interface FixedNoise {
  */
 export class MgieEditor {
   private nullU: Float32Array | null = null;
-  private readonly processor: ImageProcessor;
+  /** How a photo becomes the model's view and back. */
+  readonly processor: ImageProcessor;
 
   private constructor(
     readonly model: ModelDir,
     private readonly s: Record<string, InferenceSession>,
     private readonly mllm: Mllm | null,
+    fit: ModelFit,
+    private readonly grid: ColorGridOptions,
   ) {
-    this.processor = new ImageProcessor(model.manifest.resolution);
+    this.processor = new ImageProcessor(model.manifest.resolution, fit);
   }
 
-  static async load(dir: string = DEFAULT_MODEL_DIR, options: { threads?: number } = {}): Promise<MgieEditor> {
+  /**
+   * `fit`: how the model sees a photo that is not square (see ModelFit); `grid`: how finely the
+   * renderer's colour transforms may vary (see ColorGrid). Both default to the measured choices.
+   */
+  static async load(dir: string = DEFAULT_MODEL_DIR, options: { threads?: number; fit?: ModelFit; grid?: ColorGridOptions } = {}): Promise<MgieEditor> {
     const model = await loadModelDir(dir);
-    const sessions: Record<string, InferenceSession> = {};
-    for (const [name, bytes] of Object.entries(model.files)) {
-      try {
-        sessions[name] = await createSession(bytes, options.threads);
-      } catch (cause) {
-        throw new MgieError("MODEL_DIR", `component '${name}' of ${dir} does not load in ONNX Runtime: ${(cause as Error).message}`, { cause });
-      }
-    }
+    // Created side by side: ONNX Runtime builds each session off the main thread.
+    const entries = await Promise.all(
+      Object.entries(model.files).map(async ([name, bytes]) => {
+        try {
+          return [name, await createSession(bytes, options.threads)] as const;
+        } catch (cause) {
+          throw new MgieError("MODEL_DIR", `component '${name}' of ${dir} does not load in ONNX Runtime: ${(cause as Error).message}`, { cause });
+        }
+      }),
+    );
+    const sessions: Record<string, InferenceSession> = Object.fromEntries(entries);
     const m = model.manifest;
     const mllm = m.mllm ? new Mllm(m.mllm, model.tokenizer, { prefix: sessions.prefix, embed: sessions.embed, lm: sessions.lm }) : null;
-    return new MgieEditor(model, sessions, mllm);
+    return new MgieEditor(model, sessions, mllm, options.fit ?? DEFAULT_FIT, options.grid ?? DEFAULT_COLOR_GRID);
   }
 
   get manifest(): Manifest {
@@ -93,13 +134,14 @@ export class MgieEditor {
   }
 
   async edit(image: ImageInput, instruction: string, options: EditOptions = {}): Promise<EditResult> {
-    return (await this.editBatch([{ image, instruction }], options))[0];
+    const { mask, ...rest } = options;
+    return (await this.editBatch([{ image, instruction, mask }], rest))[0];
   }
 
   /** Several edits at once, batched through the VAE, edit head and UNet. */
-  async editBatch(items: readonly { image: ImageInput; instruction: string }[], options: EditOptions = {}, noise?: FixedNoise): Promise<EditResult[]> {
+  async editBatch(items: readonly EditItem[], options: BatchOptions = {}, noise?: FixedNoise): Promise<EditResult[]> {
     if (items.length === 0) throw new InvalidArgumentError("nothing to edit: give at least one image and instruction");
-    const { onProgress, signal, ...params } = options;
+    const { onProgress, signal, fullSize = true, ...params } = options;
     const o = resolveEditParams(modelDefaults(this.manifest), params);
     const m = this.manifest;
     const instructions = items.map((it) => checkInstruction(it.instruction));
@@ -120,14 +162,21 @@ export class MgieEditor {
     const b = items.length;
     const res = m.resolution;
 
-    const pixels = await timed("preprocess", async () => Promise.all(items.map((it) => this.processor.toModel(it.image))));
+    const { photos, iccs, views, masks } = await timed("preprocess", async () => {
+      const loaded = await Promise.all(items.map((it) => this.processor.load(it.image)));
+      const photos = loaded.map((l) => l.image);
+      const masks = await Promise.all(items.map((it, i) => (it.mask === undefined ? null : this.processor.mask(it.mask, photos[i].width, photos[i].height))));
+      return { photos, iccs: loaded.map((l) => l.icc), views: await Promise.all(photos.map((photo) => this.processor.toModel(photo))), masks };
+    });
+    const pixels = views.map((v) => v.pixels);
     const batchPixels = concatFloat32(...pixels);
 
     const { u, nullU, texts } = await this.condition(pixels, instructions, o, timed);
-    const region =
-      o.regionThreshold > 0
-        ? await timed("edit-head", async () => (await run(this.s.region_head, { context: f32(u, [b, m.condition.length, m.condition.dim]) })).region.data)
-        : null;
+    const context = () => f32(u, [b, m.condition.length, m.condition.dim]);
+    const region = o.regionThreshold > 0 ? await timed("edit-head", async () => (await run(this.s.region_head, { context: context() })).region.data) : null;
+    const orientations = this.s.orientation_head
+      ? await timed("edit-head", async () => (await run(this.s.orientation_head, { context: context() })).orientation.data)
+      : null;
 
     const zImg = await timed("vae-encode", async () => (await run(this.s.vae_encoder, { image: f32(batchPixels, [b, 3, res, res]) })).latent.data);
 
@@ -140,13 +189,42 @@ export class MgieEditor {
       }),
     );
 
-    const images = await timed("vae-decode", async () => {
-      const out = keepSignificantChanges(await this.decode(z, zImg, batchPixels, b), batchPixels, res * res, o.changeThreshold);
-      return this.processor.fromModel(region ? keepInsideRegion(out, batchPixels, region, res * res, o.regionThreshold) : out, b);
+    const { raw, modelImages } = await timed("vae-decode", async () => {
+      const decoded = await this.decode(z, zImg, batchPixels, b);
+      const raw = fullSize ? this.processor.fromModel(decoded, b, false) : [];
+      const kept = keepSignificantChanges(decoded, batchPixels, res * res, o.changeThreshold);
+      return { raw, modelImages: this.processor.fromModel(region ? keepInsideRegion(kept, batchPixels, region, res * res, o.regionThreshold) : kept, b) };
     });
+    const plane = res * res;
+    const chosen = (i: number) => (orientations ? argmax(orientations.subarray(i * ORIENTATIONS.length, (i + 1) * ORIENTATIONS.length)) : 0);
+    const rendered = fullSize
+      ? await timed("render", async () =>
+          photos.map((photo, i) =>
+            renderEdit({
+              photo,
+              modelInput: views[i].image,
+              modelOutput: raw[i],
+              view: views[i].view,
+              orientation: chosen(i),
+              region: region ? region.subarray(i * plane, (i + 1) * plane).map((p) => keepGain(p, o.regionThreshold)) : null,
+              changeThreshold: o.changeThreshold,
+              mask: masks[i],
+              grid: this.grid,
+            }),
+          ),
+        )
+      : null;
     timings.total = performance.now() - started;
     const per = z.length / b;
-    return images.map((image, i) => ({ image, expressiveInstruction: texts[i], timings: { ...timings }, latent: z.slice(i * per, (i + 1) * per) }));
+    return modelImages.map((modelImage, i) => ({
+      image: rendered ? rendered[i].image : modelImage,
+      modelImage,
+      orientation: ORIENTATIONS[rendered ? rendered[i].orientation : chosen(i)],
+      icc: iccs[i],
+      expressiveInstruction: texts[i],
+      timings: { ...timings },
+      latent: z.slice(i * per, (i + 1) * per),
+    }));
   }
 
   private async condition(

@@ -1,3 +1,5 @@
+import { keepGain } from "../render/keep.js";
+
 /**
  * Keeps the input outside the region an MGIE edit is about. `region` holds, per pixel, the region
  * head's probability that the edit changes it (its per-cell probabilities upsampled to the image):
@@ -17,7 +19,7 @@ export function keepInsideRegion(output: Float32Array, input: Float32Array, regi
   if (threshold <= 0) return output;
   for (let image = 0; image < region.length / plane; image++) {
     for (let p = 0; p < plane; p++) {
-      const gain = Math.min(1, Math.max(0, (region[image * plane + p] - threshold) / threshold));
+      const gain = keepGain(region[image * plane + p], threshold);
       for (let c = 0; c < 3; c++) {
         const q = (image * 3 + c) * plane + p;
         output[q] = input[q] + gain * (output[q] - input[q]);

@@ -63,7 +63,7 @@ export async function createServer(editor: Editor, options: Partial<ServerOption
   const app = Fastify({ logger: false, bodyLimit: jsonBodyLimit(o.maxImageBytes) });
 
   await app.register(multipart, {
-    limits: { fileSize: o.maxImageBytes, files: 1, fields: 16, fieldSize: MAX_FIELD_BYTES, parts: 17 },
+    limits: { fileSize: o.maxImageBytes, files: 2, fields: 16, fieldSize: MAX_FIELD_BYTES, parts: 18 },
   });
   if (o.token) app.addHook("onRequest", bearerAuth(o.token));
   app.addHook("onSend", async (_request, reply) => {

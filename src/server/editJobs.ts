@@ -1,5 +1,5 @@
 import { paramsOf, resolveEditParams } from "../core/params.js";
-import { MgieError } from "../errors.js";
+import { ImageInputError, MgieError } from "../errors.js";
 import { encodeImage, readImage } from "../image/io.js";
 import { modelDefaults } from "../models/modelDir.js";
 import type { EditProgress, MgieEditor } from "../pipeline/editor.js";
@@ -26,16 +26,22 @@ export interface EditOutcome {
 }
 
 export type EditJob = Job<EditRequest, EditOutcome, EditProgress>;
-export type EditQueue = JobQueue<EditRequest, Uint8Array, EditOutcome, EditProgress>;
+/** The upload: the image, and the optional mask that confines the edit (both encoded, validated). */
+export interface EditUpload {
+  image: Uint8Array;
+  mask?: Uint8Array;
+}
+
+export type EditQueue = JobQueue<EditRequest, EditUpload, EditOutcome, EditProgress>;
 
 /** The queue of edits; an edit that fails other than by an MgieError (a bug) is also logged. */
 export function createEditQueue(editor: Editor, options: JobQueueOptions, log?: (line: string) => void): EditQueue {
-  return new JobQueue<EditRequest, Uint8Array, EditOutcome, EditProgress>(async ({ params }, image, { signal, progress }) => {
+  return new JobQueue<EditRequest, EditUpload, EditOutcome, EditProgress>(async ({ params }, { image, mask }, { signal, progress }) => {
     const { instruction, ...options } = params;
     try {
-      const r = await editor.edit(image, instruction, { ...options, onProgress: progress, signal });
+      const r = await editor.edit(image, instruction, { ...options, mask, onProgress: progress, signal });
       const timings = Object.fromEntries(Object.entries(r.timings).map(([k, ms]) => [k, Math.round(ms * 10) / 10]));
-      return { png: await encodeImage(r.image, "png"), expressiveInstruction: r.expressiveInstruction, timings };
+      return { png: await encodeImage(r.image, "png", { icc: r.icc }), expressiveInstruction: r.expressiveInstruction, timings };
     } catch (err) {
       if (!(err instanceof MgieError)) log?.(`edit "${instruction}" failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
       throw err;
@@ -57,8 +63,13 @@ export function resolveParams({ instruction, ...params }: EditParams, editor: Ed
  * 400) rather than reported later as a failed job. Only the encoded bytes are kept: a queued job
  * holds the upload, not a decoded float copy of it.
  */
-export async function checkImage(bytes: Uint8Array, limits: ImageLimits): Promise<void> {
-  await readImage(bytes, { maxBytes: limits.maxImageBytes, maxPixels: limits.maxImagePixels });
+export async function checkImage(bytes: Uint8Array, limits: ImageLimits, field = "image"): Promise<void> {
+  try {
+    await readImage(bytes, { maxBytes: limits.maxImageBytes, maxPixels: limits.maxImagePixels });
+  } catch (err) {
+    if (err instanceof ImageInputError && field !== "image") throw new ImageInputError(err.code, `the ${field}: ${err.message}`, { cause: err, field });
+    throw err;
+  }
 }
 
 const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());

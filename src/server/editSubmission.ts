@@ -8,8 +8,12 @@ export const MAX_FIELD_BYTES = 16 * 1024;
 
 export interface EditSubmission {
   image: Uint8Array;
+  /** The optional mask confining the edit (an image: white edits, black keeps the photo exactly). */
+  mask?: Uint8Array;
   params: EditParams;
 }
+
+const FILE_FIELDS = new Set(["image", "mask"]);
 
 /**
  * Reads POST /v1/edits: multipart/form-data with an `image` file and text fields, or JSON with the
@@ -23,24 +27,34 @@ export async function readEditSubmission(request: FastifyRequest): Promise<EditS
 
 async function readMultipart(request: FastifyRequest): Promise<EditSubmission> {
   const fields: Record<string, string> = {};
-  let image: Uint8Array | undefined;
+  const files: Record<string, Uint8Array> = {};
   for await (const part of request.parts()) {
     if (part.type === "file") {
-      if (part.fieldname !== "image") {
+      if (!FILE_FIELDS.has(part.fieldname)) {
         await part.toBuffer(); // drain it, so the request can be answered
-        throw new ApiError(400, "INVALID_ARGUMENT", `unexpected file field '${part.fieldname}': send the image as the file field 'image'`, part.fieldname);
+        throw new ApiError(
+          400,
+          "INVALID_ARGUMENT",
+          `unexpected file field '${part.fieldname}': send the image as the file field 'image' (and a mask as 'mask')`,
+          part.fieldname,
+        );
       }
-      image = await part.toBuffer();
+      files[part.fieldname] = await part.toBuffer();
     } else {
-      if (part.fieldname === "image")
-        throw new ApiError(400, "INVALID_ARGUMENT", "image is a text field: send the image as a file (multipart file field 'image')", "image");
+      if (FILE_FIELDS.has(part.fieldname))
+        throw new ApiError(
+          400,
+          "INVALID_ARGUMENT",
+          `${part.fieldname} is a text field: send it as a file (multipart file field '${part.fieldname}')`,
+          part.fieldname,
+        );
       if (part.valueTruncated) throw new ApiError(400, "INVALID_ARGUMENT", `field '${part.fieldname}' is over ${MAX_FIELD_BYTES} bytes`, part.fieldname);
       fields[part.fieldname] = String(part.value);
     }
   }
   const params = parseFields(EditParamsSchema, fromFormFields(fields));
-  if (!image) throw new ApiError(400, "INVALID_ARGUMENT", "no image: send the PNG, JPEG or WebP file as the multipart file field 'image'", "image");
-  return { image, params };
+  if (!files.image) throw new ApiError(400, "INVALID_ARGUMENT", "no image: send the image file as the multipart file field 'image'", "image");
+  return { image: files.image, ...(files.mask ? { mask: files.mask } : {}), params };
 }
 
 const DATA_URL = /^data:[\w/+.-]*;base64,/;
@@ -50,12 +64,16 @@ function readJson(body: unknown): EditSubmission {
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
     throw new ApiError(400, "INVALID_ARGUMENT", 'the JSON body must be an object: {"image": "<base64>", "instruction": "...", ...}');
   }
-  const { image, ...params } = parseFields(EditJsonBodySchema, body);
-  const base64 = image.replace(DATA_URL, "").replace(/\s+/g, "");
+  const { image, mask, ...params } = parseFields(EditJsonBodySchema, body);
+  return { image: fromBase64(image, "image"), ...(mask ? { mask: fromBase64(mask, "mask") } : {}), params };
+}
+
+function fromBase64(text: string, field: string): Uint8Array {
+  const base64 = text.replace(DATA_URL, "").replace(/\s+/g, "");
   if (base64.length % 4 !== 0 || !BASE64.test(base64)) {
-    throw new ApiError(400, "INVALID_ARGUMENT", "image is not valid base64: send the file's bytes base64-encoded, optionally as a data: URL", "image");
+    throw new ApiError(400, "INVALID_ARGUMENT", `${field} is not valid base64: send the file's bytes base64-encoded, optionally as a data: URL`, field);
   }
-  return { image: Buffer.from(base64, "base64"), params };
+  return Buffer.from(base64, "base64");
 }
 
 /** Validates request fields with `schema`; the first problem becomes a 400 naming the field. */

@@ -39,7 +39,7 @@ function frameworkMessage(code: string, fallback: string, maxImageBytes: number)
     case "FST_REQ_FILE_TOO_LARGE":
       return `the image is over the limit of ${maxImageBytes} bytes; downscale or compress it first`;
     case "FST_FILES_LIMIT":
-      return "send exactly one file, the image";
+      return "send at most two files: the image, and optionally its mask";
     case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
       return UNSUPPORTED_BODY_MESSAGE;
     case "FST_ERR_CTP_EMPTY_JSON_BODY":
@@ -67,7 +67,7 @@ export function errorReply(err: unknown, maxImageBytes: number): ErrorReply {
   }
   if (err instanceof QueueFullError) return reply(429, err.code, err.message, undefined, { "retry-after": String(err.retryAfterSeconds) });
   if (err instanceof QueueClosedError) return reply(503, err.code, err.message);
-  if (err instanceof ImageInputError) return reply(IMAGE_STATUS[err.code] ?? 400, err.code, err.message, "image");
+  if (err instanceof ImageInputError) return reply(IMAGE_STATUS[err.code] ?? 400, err.code, err.message, err.field);
   if (err instanceof InvalidArgumentError) return reply(400, err.code, err.message, err.field);
   const e = err as { statusCode?: unknown; code?: unknown; message?: unknown };
   if (typeof e.statusCode === "number" && e.statusCode >= 400 && e.statusCode < 500) {

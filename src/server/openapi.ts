@@ -21,7 +21,15 @@ export function openApiDocument(options: { tokenRequired: boolean }): Record<str
   const formBody = schema(EditParamsSchema, "input") as { properties: Record<string, unknown>; required: string[] };
   const multipart = {
     ...formBody,
-    properties: { image: { type: "string", format: "binary", description: "the image file: PNG, JPEG or WebP" }, ...formBody.properties },
+    properties: {
+      image: { type: "string", format: "binary", description: "the image file: JPEG, PNG, WebP, GIF, TIFF or AVIF/HEIF" },
+      mask: {
+        type: "string",
+        format: "binary",
+        description: "optional: an image confining the edit, white where it may act, black where the photo stays exactly as it is (any size)",
+      },
+      ...formBody.properties,
+    },
     required: ["image", ...formBody.required],
   };
   const editBody = {
@@ -31,7 +39,7 @@ export function openApiDocument(options: { tokenRequired: boolean }): Record<str
   const badRequest = {
     "400": error("a field is missing or out of range (the error names it), or the image is corrupt or empty"),
     "413": error("the image is over the byte or pixel limit (GET /v1/models says them)"),
-    "415": error("the image is not PNG, JPEG or WebP, or the body is neither multipart nor JSON"),
+    "415": error("the image is not in a format mgie reads (JPEG, PNG, WebP, GIF, TIFF, AVIF/HEIF), or the body is neither multipart nor JSON"),
     "429": { ...error("the queue is full; try again after Retry-After seconds"), headers: { "Retry-After": { schema: { type: "integer" } } } },
     "503": error("the server is shutting down"),
   };
@@ -89,7 +97,10 @@ export function openApiDocument(options: { tokenRequired: boolean }): Record<str
           summary: "The edited image",
           parameters: [idParam],
           responses: {
-            "200": { description: "PNG at the model's resolution", content: { "image/png": { schema: { type: "string", format: "binary" } } } },
+            "200": {
+              description: "the edited photo as PNG, at the photo's own size",
+              content: { "image/png": { schema: { type: "string", format: "binary" } } },
+            },
             "404": error("no such edit, or it expired"),
             "409": error("the edit is not done (queued, running or failed)"),
             ...auth,

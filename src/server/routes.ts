@@ -23,9 +23,10 @@ export function registerApiRoutes(app: FastifyInstance, ctx: ApiContext): void {
   /** Reads, validates and queues an edit; refuses at once when the queue is full. */
   async function submit(request: FastifyRequest): Promise<EditJob> {
     queue.ensureCapacity(); // before the upload is decoded: a busy server should answer 429 cheaply
-    const { image, params } = await readEditSubmission(request);
+    const { image, mask, params } = await readEditSubmission(request);
     await checkImage(image, ctx.limits);
-    return queue.submit({ params: resolveParams(params, editor) }, image);
+    if (mask) await checkImage(mask, ctx.limits, "mask");
+    return queue.submit({ params: resolveParams(params, editor) }, { image, mask });
   }
 
   function findJob(id: string): EditJob {

@@ -10,6 +10,7 @@ import {
   paramsSchema,
   resolveEditParams,
 } from "../core/params.js";
+import { EDIT_STAGES } from "../pipeline/editor.js";
 
 /** The parameters of one edit, as JSON fields or multipart form fields (those EDIT_PARAMETERS offers to "serve"). */
 export const EditParamsSchema = z.strictObject({ instruction: InstructionSchema, ...paramsSchema("serve").shape });
@@ -18,9 +19,13 @@ export type EditParams = z.output<typeof EditParamsSchema>;
 /** POST /v1/edits with Content-Type application/json. */
 export const EditJsonBodySchema = EditParamsSchema.extend({
   image: z
-    .string({ error: (i) => `image is ${i.input === undefined ? "missing" : "not a string"}: send the PNG, JPEG or WebP file as base64 in 'image'` })
-    .min(1, { error: "image is empty: send the PNG, JPEG or WebP file as base64 in 'image'" })
-    .meta({ description: "the image file (PNG, JPEG or WebP) in base64, optionally as a data: URL" }),
+    .string({ error: (i) => `image is ${i.input === undefined ? "missing" : "not a string"}: send the image file as base64 in 'image'` })
+    .min(1, { error: "image is empty: send the image file as base64 in 'image'" })
+    .meta({ description: "the image file (JPEG, PNG, WebP, GIF, TIFF, AVIF/HEIF) in base64, optionally as a data: URL" }),
+  mask: z
+    .string({ error: "mask must be a string: the mask image in base64" })
+    .optional()
+    .meta({ description: "optional: an image confining the edit, white where it may act, black where the photo stays exactly as it is (any size), in base64" }),
 });
 
 const NUMERIC_FIELDS = new Set<string>(paramsOf("serve").filter((name) => EDIT_PARAMETERS[name].type !== "choice" && EDIT_PARAMETERS[name].type !== "text"));
@@ -37,7 +42,7 @@ export function fromFormFields(fields: Record<string, string>): Record<string, u
 
 /* Responses. They are not validated at run time; they type the handlers and generate /openapi.json. */
 
-const StageSchema = z.enum(["preprocess", "mllm", "edit-head", "vae-encode", "diffusion", "vae-decode"]);
+const StageSchema = z.enum(EDIT_STAGES);
 
 export const ProgressSchema = z.object({
   stage: StageSchema,

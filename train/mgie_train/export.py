@@ -13,6 +13,8 @@
   lm.onnx              embeddings [B,T,dim], past k/v [layers,B,heads,P,hd] -> logits, hidden, present k/v
   edit_head.onnx       [IMG] hidden states [B,N,dim] (+ MGIE: the prefix's image cells [B,P,dim]) -> U [B,L,d]
   region_head.onnx     U [B,L,d] -> the edit's region [B,1,H,W] (MGIE with a trained region head only)
+  orientation_head.onnx U [B,L,d] -> the weights of the UNet's 8 orientations [B,8] (a UNet with the
+                       orientation mix; cut out of unet.onnx)
   InsPix2Pix:
   text_encoder.onnx    token ids [B,T], mask [B,T] -> U [B,L,d]
 
@@ -32,7 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import stages
+from . import orientation_head, stages
 from .flops import count as count_flops
 from .config import Config
 from .models.edit_head import EditHeadExport
@@ -327,6 +329,27 @@ def _region_head(x: _Export) -> None:
     x.flops["region_head"] = count_flops(m, u[:1])
 
 
+class _OrientationWeights(nn.Module):
+    def __init__(self, unet):
+        super().__init__()
+        self.unet = unet
+
+    def forward(self, context):
+        return torch.softmax(self.unet.orientation_logits(context), dim=-1)
+
+
+def _orientation_head(x: _Export) -> None:
+    """orientation_head.onnx, cut out of unet.onnx (see orientation_head.py), for a UNet with the orientation mix.
+    Its parity input comes from a generator of its own, so the other components' files stay as they were."""
+    if not orientation_head.extract(os.path.join(x.out, "unet.onnx"), os.path.join(x.out, orientation_head.FILE)):
+        return
+    x.files["orientation_head"] = orientation_head.entry(x.out)
+    if x.parity:
+        u = torch.randn(2, x.L, x.ctx, generator=torch.Generator().manual_seed(4321))
+        weights = _OrientationWeights(x.models["unet"])
+        x.parity_case("orientation_head", "orientation_head", weights, (u,), ["context"], ["orientation"])
+
+
 # Each component's export, in the order they are written (the order of their example inputs).
 COMPONENTS = {
     "vae_encoder": _vae_encoder,
@@ -472,6 +495,7 @@ def export(cfg: Config, run_dir: str, variant: str, out: str, parity: bool = Fal
     region = variant in stages.SEEING and os.path.isfile(stages.paths(run_dir)[f"region-{variant}"])
     for name in components(variant, sees, region):
         COMPONENTS[name](x)
+    _orientation_head(x)
     x.tok.save(os.path.join(out, "tokenizer.json"))
     if parity:
         _parity_extras(x)

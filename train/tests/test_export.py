@@ -52,8 +52,19 @@ class ExportTest(unittest.TestCase):
         export.validate_manifest(written)
         self.assertEqual(
             list(written["components"]),
-            ["vae_encoder", "vae_decoder", "unet", "prefix", "embed", "lm", "edit_head", "region_head"],
+            ["vae_encoder", "vae_decoder", "unet", "prefix", "embed", "lm", "edit_head", "region_head", "orientation_head"],
         )
+
+    def test_the_orientation_head_is_the_unets_softmax_cut_out_of_it(self):
+        import onnx
+
+        from mgie_train import orientation_head
+
+        head = onnx.load(os.path.join(self.out, orientation_head.FILE))
+        self.assertEqual([i.name for i in head.graph.input], ["context"])
+        self.assertEqual([o.name for o in head.graph.output], ["orientation"])
+        self.assertEqual(head.graph.node[-1].op_type, "Softmax")
+        self.assertEqual(self.manifest["components"]["orientation_head"]["outputs"], ["orientation"])
 
     def test_the_manifest_copies_the_inference_defaults(self):
         d = self.manifest["diffusion"]

@@ -1,4 +1,5 @@
 import { createImage, luma, mapPixels, type RgbImage } from "../../image/raster.js";
+import { ORIENTATIONS, orientImage } from "../../render/orientation.js";
 
 /**
  * Pixel filters with exact definitions: the Photoshop-style edits of SynthEdit and the building
@@ -192,40 +193,5 @@ export type Geometric = "flip-horizontal" | "flip-vertical" | "rotate-90" | "rot
 
 /** Flips and rotations by multiples of 90 degrees (clockwise). Rotating a non-square image swaps its sides. */
 export function geometric(img: RgbImage, op: Geometric): RgbImage {
-  const { width: w, height: h } = img;
-  const swap = op === "rotate-90" || op === "rotate-270";
-  const out = createImage(swap ? h : w, swap ? w : h);
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      let nx: number, ny: number;
-      switch (op) {
-        case "flip-horizontal":
-          nx = w - 1 - x;
-          ny = y;
-          break;
-        case "flip-vertical":
-          nx = x;
-          ny = h - 1 - y;
-          break;
-        case "rotate-90":
-          nx = h - 1 - y;
-          ny = x;
-          break;
-        case "rotate-180":
-          nx = w - 1 - x;
-          ny = h - 1 - y;
-          break;
-        case "rotate-270":
-          nx = y;
-          ny = w - 1 - x;
-          break;
-      }
-      const i = (y * w + x) * 3;
-      const o = (ny * out.width + nx) * 3;
-      out.data[o] = img.data[i];
-      out.data[o + 1] = img.data[i + 1];
-      out.data[o + 2] = img.data[i + 2];
-    }
-  }
-  return out;
+  return orientImage(img, ORIENTATIONS.indexOf(op));
 }

@@ -47,10 +47,14 @@ export async function getModels() {
   return (await request("/v1/models")).json();
 }
 
-/** Queues an edit; resolves with the job (status queued or running). */
-export async function submitEdit(image, fields) {
+/**
+ * Queues an edit; resolves with the job (status queued or running). `mask`, when given, is an image
+ * (any size: the server resizes it), white where the edit may act and black where the photo stays as it is.
+ */
+export async function submitEdit(image, fields, mask = null) {
   const form = new FormData();
   form.append("image", image, image.name ?? "image.png");
+  if (mask) form.append("mask", mask, "mask.png");
   for (const [name, value] of Object.entries(fields)) form.append(name, String(value));
   return (await request("/v1/edits", { method: "POST", body: form })).json();
 }

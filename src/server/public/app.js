@@ -1,6 +1,8 @@
-// The mgie web page: pick an image, say what to change, follow the edit live, compare, download,
-// and keep editing from a result. Plain ES module, no build step; it talks to the API in api.js.
+// The mgie web page: pick an image, optionally paint where the edit may act (mask.js), say what to
+// change, follow the edit live, compare, download the result at the photo's own size, and keep
+// editing from it. Plain ES module, no build step; it talks to the API in api.js.
 import { ApiError, getModels, getResultImage, jobEvents, submitEdit, token } from "./api.js";
+import { MaskBrush } from "./mask.js";
 
 const $ = (id) => document.getElementById(id);
 const form = $("edit-form");
@@ -17,7 +19,8 @@ const STAGES = {
   "edit-head": { label: "Imagining the edit", at: 0.1 },
   "vae-encode": { label: "Encoding the image", at: 0.12 },
   diffusion: { label: "Editing", at: 0.15 },
-  "vae-decode": { label: "Decoding the result", at: 0.95 },
+  "vae-decode": { label: "Decoding the result", at: 0.93 },
+  render: { label: "Carrying the edit onto your photo", at: 0.96 },
 };
 
 /**
@@ -149,7 +152,7 @@ async function loadModel() {
   try {
     const { models, limits } = await getModels();
     const m = models[0];
-    $("model-info").textContent = `Model ${m.name} (${m.variant}), ${m.resolution}×${m.resolution} pixels`;
+    $("model-info").textContent = `Model ${m.name} (${m.variant}), sees ${m.resolution}×${m.resolution} pixels; edits come back at the photo's own size`;
     instruction.maxLength = limits.maxInstructionChars;
     renderParameters(m);
   } catch (err) {
@@ -167,10 +170,21 @@ function addToHistory(entry) {
   renderInput();
 }
 
+/** The formats the server reads (a GIF's first frame); HEIC is HEIF too. */
+const IMAGE_TYPES = /^image\/(jpeg|png|webp|gif|tiff|avif|hei[cf](-sequence)?)$/;
+/** Browsers give no type (or a generic one) for some of them, HEIC and TIFF in particular: then the name decides. */
+const IMAGE_EXTENSIONS = /\.(jpe?g|jfif|png|webp|gif|tiff?|avif|hei[cf])$/i;
+const FORMAT_LIST = "JPEG, PNG, WebP, GIF, TIFF, AVIF or HEIC";
+
+function isImageFile(file) {
+  if (IMAGE_TYPES.test(file.type)) return true;
+  return (file.type === "" || file.type === "application/octet-stream") && IMAGE_EXTENSIONS.test(file.name);
+}
+
 function chooseFile(file) {
   if (!file) return;
-  if (!/^image\/(png|jpeg|webp)$/.test(file.type)) {
-    showError(`${file.name} is not a PNG, JPEG or WebP image.`);
+  if (!isImageFile(file)) {
+    showError(`${file.name} is not a ${FORMAT_LIST} image.`);
     return;
   }
   for (const entry of state.history) URL.revokeObjectURL(entry.url);
@@ -181,17 +195,69 @@ function chooseFile(file) {
   say(`${file.name} is the input. Type an instruction and press Edit.`);
 }
 
+/** Shows the current input with an empty mask over it: the mask belongs to the input it was painted on. */
 function renderInput() {
   const entry = state.history[state.current];
   const preview = $("input-preview");
-  preview.hidden = !entry;
-  if (entry) {
+  if (entry && preview.getAttribute("src") !== entry.url) {
+    brush.clear();
+    showMaskTools(false); // until the preview has loaded: the mask is painted in its pixels
     preview.src = entry.url;
     preview.alt = `Input: ${entry.title}`;
     $("drop-text").textContent = "Drop or choose another image to start over";
   }
   renderHistory();
 }
+
+const maskStage = $("mask-stage");
+const brush = new MaskBrush({ stage: maskStage, canvas: $("mask-canvas"), cursor: $("brush-cursor"), onChange: renderMaskStatus });
+
+function showMaskTools(shown) {
+  maskStage.hidden = !shown;
+  $("mask-tools").hidden = !shown;
+}
+
+$("input-preview").addEventListener("load", (e) => {
+  const img = e.target;
+  brush.reset(img.naturalWidth, img.naturalHeight);
+  showMaskTools(true);
+});
+
+// HEIC and TIFF, say, are for the server to read: a browser may not show them, so there is nothing to paint on.
+$("input-preview").addEventListener("error", () => {
+  const entry = state.history[state.current];
+  if (!entry) return;
+  showMaskTools(false);
+  $("drop-text").textContent =
+    `This browser cannot show ${entry.title}, but the server can edit it (all of it: a mask needs a preview). Drop or choose another image to start over.`;
+});
+
+function renderMaskStatus(painted) {
+  $("mask-status").textContent = painted
+    ? "The edit acts only where you painted; the rest of the image stays exactly as it is."
+    : "Nothing painted: the edit may change the whole image.";
+}
+renderMaskStatus(false);
+
+const brushSize = $("brush-size");
+function updateBrushSize() {
+  brush.size = Number(brushSize.value);
+  $("brush-size-value").textContent = `${brushSize.value} px`;
+}
+brushSize.addEventListener("input", updateBrushSize);
+updateBrushSize();
+
+$("eraser").addEventListener("click", (e) => {
+  brush.erasing = !brush.erasing;
+  e.currentTarget.setAttribute("aria-pressed", String(brush.erasing));
+  say(brush.erasing ? "Eraser on: painting now removes from the mask." : "Eraser off: painting adds to the mask.");
+});
+
+$("clear-mask").addEventListener("click", () => {
+  const had = brush.painted;
+  brush.clear();
+  say(had ? "Mask cleared: the edit may change the whole image." : "There is no mask to clear.");
+});
 
 function renderHistory() {
   const list = $("history");
@@ -276,7 +342,8 @@ async function edit() {
   showProgress(0);
   try {
     const fields = { instruction: text, ...parameterValues() };
-    const job = await submitEdit(new File([input.blob], "input.png", { type: input.blob.type }), fields);
+    const mask = await brush.toBlob();
+    const job = await submitEdit(new File([input.blob], "input.png", { type: input.blob.type }), fields, mask);
     const finished = await follow(job);
     if (finished.status === "failed") throw new ApiError(500, finished.error.code, finished.error.message);
     const blob = await getResultImage(finished);
@@ -301,7 +368,7 @@ async function follow(job) {
       const stage = STAGES[data.stage];
       if (data.stage === "diffusion" && data.steps) {
         say(`${stage.label}: step ${data.step} of ${data.steps}`);
-        showProgress(stage.at + (0.95 - stage.at) * (data.step / data.steps));
+        showProgress(stage.at + (0.9 - stage.at) * (data.step / data.steps));
       } else {
         say(`${stage.label}…`);
         showProgress(stage.at);
@@ -317,8 +384,12 @@ function showResult(input, blob, text, job) {
   if (state.result) URL.revokeObjectURL(state.result.url);
   const url = URL.createObjectURL(blob);
   state.result = { blob, url, instruction: text, expressive: job.expressiveInstruction };
+  $("compare").classList.remove("no-before");
+  $("compare-control").hidden = false;
   $("before").src = input.url;
   $("after").src = url;
+  $("result-size").textContent = "";
+  showResultSize(url);
   $("expressive").textContent = job.expressiveInstruction;
   const download = $("download");
   download.href = url;
@@ -329,6 +400,27 @@ function showResult(input, blob, text, job) {
   $("result").hidden = false;
   $("result").scrollIntoView({ block: "nearest" }); // on a phone the result is below the form
 }
+
+/** Once the result is decoded: its size, and the comparison box in its shape. */
+async function showResultSize(url) {
+  const after = $("after");
+  try {
+    await after.decode();
+  } catch {
+    return; // replaced by a newer result meanwhile, or not an image: the img shows its alt text
+  }
+  if (state.result?.url !== url) return;
+  const { naturalWidth: w, naturalHeight: h } = after;
+  $("compare").style.setProperty("--aspect", String(w / h));
+  $("result-size").textContent = `${w}×${h} pixels, the photo's own size. The download is the full-size PNG.`;
+}
+
+// An input the browser cannot show (HEIC, TIFF): show the result whole, without the comparison.
+$("before").addEventListener("error", () => {
+  if (!$("before").getAttribute("src")) return;
+  $("compare").classList.add("no-before");
+  $("compare-control").hidden = true;
+});
 
 $("compare-range").addEventListener("input", (e) => {
   const value = Number(e.target.value);
