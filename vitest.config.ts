@@ -1,3 +1,5 @@
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { defineConfig } from "vitest/config";
 
 /**
@@ -10,6 +12,8 @@ export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
     exclude: process.env.MGIE_TEST_TIER === "unit" ? SLOW_TESTS : [],
+    // The tests export many throwaway models: their ONNX Runtime caches go to a temporary folder, not ~/.cache/mgie.
+    env: { MGIE_CACHE_DIR: join(tmpdir(), "mgie-test-onnx-cache") },
     testTimeout: 60_000,
     hookTimeout: 120_000,
   },

@@ -14,14 +14,38 @@ export {
 } from "./core/params.js";
 export { Rng } from "./core/rng.js";
 export { DataFormatError, ImageInputError, InvalidArgumentError, MgieError } from "./errors.js";
-export { DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, encodeImage, type ImageFormat, type ReadImageOptions, readImage, writeImage } from "./image/io.js";
-export { type ImageInput, ImageProcessor } from "./image/processor.js";
+export {
+  DEFAULT_MAX_BYTES,
+  DEFAULT_MAX_PIXELS,
+  type EncodeOptions,
+  encodeImage,
+  type ImageFormat,
+  type Photo,
+  type ReadImageOptions,
+  readableFormats,
+  readImage,
+  readPhoto,
+  writeImage,
+} from "./image/io.js";
+export { DEFAULT_FIT, type ImageInput, ImageProcessor, type ModelFit } from "./image/processor.js";
 export type { RgbImage } from "./image/raster.js";
 export { createImage, fromUint8, toUint8 } from "./image/raster.js";
 export { loadModelDir, type Manifest, type ModelDir, ModelDirError, modelDefaults } from "./models/modelDir.js";
 export { Tokenizer } from "./models/tokenizer.js";
-export { DEFAULT_MODEL_DIR, type EditOptions, type EditProgress, type EditResult, MgieEditor } from "./pipeline/editor.js";
+export {
+  type BatchOptions,
+  DEFAULT_MODEL_DIR,
+  EDIT_STAGES,
+  type EditItem,
+  type EditOptions,
+  type EditProgress,
+  type EditResult,
+  MgieEditor,
+} from "./pipeline/editor.js";
 export { dualGuidance } from "./pipeline/guidance.js";
+export { ColorGrid, type ColorGridOptions, DEFAULT_COLOR_GRID } from "./render/colorGrid.js";
+export { ORIENTATIONS, type Orientation, orientImage } from "./render/orientation.js";
+export { type ModelView, type RenderInput, type RenderResult, renderEdit } from "./render/renderer.js";
 export { DDIMScheduler } from "./schedulers/ddim.js";
 export { EulerAncestralScheduler } from "./schedulers/eulerAncestral.js";
 export { type Prediction, toEpsilon } from "./schedulers/prediction.js";

@@ -151,3 +151,21 @@ describe("ImageProcessor", () => {
     await expect(p.mask(new Uint8Array([1, 2, 3]), 40, 30)).rejects.toThrow(/the mask is not a readable image/);
   });
 });
+
+describe("RenderPool", () => {
+  it("renders a large photo on several threads exactly as on one (the built workers, from dist/)", async () => {
+    // The workers are the compiled renderWorker.js: npm test and test:unit build first.
+    const { RenderPool } = await import("../dist/render/renderPool.js");
+    const img = photo(1200, 900);
+    const mask = new Float32Array(1200 * 900).map((_, i) => (i % 1200 < 500 ? 1 : 0.5));
+    const input = { ...base(img, await modelPair(img, (v, c) => 0.1 + 0.7 * v + 0.05 * c)), mask };
+    const pool = new RenderPool(2);
+    try {
+      const parallel = await pool.render(input);
+      expect(parallel.image.data.buffer).toBeInstanceOf(SharedArrayBuffer); // it did go through the workers
+      expect(Array.from(parallel.image.data)).toEqual(Array.from(renderEdit(input).image.data));
+    } finally {
+      await pool.close();
+    }
+  });
+});

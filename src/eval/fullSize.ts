@@ -72,6 +72,8 @@ export interface FullSizeReport {
   width: number;
   height: number;
   seconds: number;
+  /** How many results had the size they should (the photo's, swapped by a quarter turn), of `limit`. */
+  rightSize: number;
   kinds: Record<string, KindResult>;
 }
 
@@ -97,12 +99,15 @@ export async function evaluateFullSize(o: FullSizeOptions): Promise<FullSizeRepo
     orientation: { right: boolean; exact: boolean } | null;
   }[] = [];
   const started = performance.now();
+  let rightSize = 0;
   for (let i = 0; i < o.limit; i++) {
     const ex = cropExample(await gen.example(o.split, i), width, height);
     const r = await editor.edit(ex.input, ex.instruction, { ...o.params, seed: o.seed + i });
     const view = (await editor.processor.toModel(ex.target)).image;
     const bicubic = await upsample(r.modelImage, res, ex.target.width, ex.target.height, editor);
     const geometric = ORIENTATIONS.includes(ex.op as never) ? ex.op : null;
+    const turned = r.orientation !== "identity" && swapsSides(ORIENTATIONS.indexOf(r.orientation));
+    if (r.image.width === (turned ? ex.input.height : ex.input.width) && r.image.height === (turned ? ex.input.width : ex.input.height)) rightSize++;
     rows.push({
       kind: ex.kind,
       op: ex.op,
@@ -155,6 +160,7 @@ export async function evaluateFullSize(o: FullSizeOptions): Promise<FullSizeRepo
     width,
     height,
     seconds: (performance.now() - started) / 1000,
+    rightSize,
     kinds,
   };
 }
@@ -205,7 +211,12 @@ export function fullSizeMarkdown(r: FullSizeReport): string {
       "",
       `Flips and rotations: the model chose the right orientation in ${geo.right} of ${geo.n}; ${geo.exact} of those came out exactly the target (L1 = 0).`,
     );
-  lines.push("", `${r.seconds.toFixed(0)} s in all.`);
+  lines.push(
+    "",
+    `Every result has the photo's size, swapped by a quarter turn: ${r.rightSize} of ${r.limit} (the others, if any, are left out of the means).`,
+    "",
+    `${r.seconds.toFixed(0)} s in all.`,
+  );
   return lines.join("\n");
 }
 

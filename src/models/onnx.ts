@@ -24,6 +24,11 @@ export async function createSession(bytes: Uint8Array, threads?: number): Promis
     intraOpNumThreads: threads ?? availableParallelism(),
     interOpNumThreads: 1,
     executionMode: "sequential",
+    // Each session has its own pool of intra-op threads, and an edit goes from one session to the next
+    // (embed, lm, edit head, VAE, UNet...): pools left spinning after their run took the cores from the
+    // next session's run. Without spinning an edit takes half the time on 2 cores (docs/EXPERIMENTS.md,
+    // "Start-up of a one-shot edit"); the arithmetic, and so every output, is the same.
+    extra: { session: { "intra_op.allow_spinning": "0" } },
   };
   const dir = optimizedModelCacheDir();
   if (dir === null) return ort.InferenceSession.create(bytes, { ...options, graphOptimizationLevel: "all" });

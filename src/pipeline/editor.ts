@@ -12,13 +12,20 @@ import type { Tokenizer } from "../models/tokenizer.js";
 import { type ColorGridOptions, DEFAULT_COLOR_GRID } from "../render/colorGrid.js";
 import { keepGain } from "../render/keep.js";
 import { ORIENTATIONS, type Orientation } from "../render/orientation.js";
-import { renderEdit } from "../render/renderer.js";
+import { RenderPool } from "../render/renderPool.js";
 import { toEpsilon } from "../schedulers/prediction.js";
 import { createScheduler } from "../schedulers/registry.js";
 import type { Scheduler } from "../schedulers/scheduler.js";
 import { keepSignificantChanges } from "./changeThreshold.js";
 import { dualGuidance, guidanceGroups } from "./guidance.js";
 import { keepInsideRegion } from "./region.js";
+
+/** f on each item, one after the other. */
+async function sequentially<T, R>(items: readonly T[], f: (item: T, i: number) => Promise<R>): Promise<R[]> {
+  const out: R[] = [];
+  for (const [i, item] of items.entries()) out.push(await f(item, i));
+  return out;
+}
 
 function argmax(v: Float32Array): number {
   let best = 0;
@@ -87,6 +94,8 @@ export class MgieEditor {
   private nullU: Float32Array | null = null;
   /** How a photo becomes the model's view and back. */
   readonly processor: ImageProcessor;
+  /** Carries the model's edits onto the photos, on every core for a large photo. */
+  private readonly renderer = new RenderPool();
 
   private constructor(
     readonly model: ModelDir,
@@ -104,7 +113,8 @@ export class MgieEditor {
    */
   static async load(dir: string = DEFAULT_MODEL_DIR, options: { threads?: number; fit?: ModelFit; grid?: ColorGridOptions } = {}): Promise<MgieEditor> {
     const model = await loadModelDir(dir);
-    // Created side by side: ONNX Runtime builds each session off the main thread.
+    // onnxruntime-node builds each session on the main thread, so these run one after another; what makes
+    // loading fast is the optimised-model cache (src/models/onnx.ts).
     const entries = await Promise.all(
       Object.entries(model.files).map(async ([name, bytes]) => {
         try {
@@ -199,8 +209,8 @@ export class MgieEditor {
     const chosen = (i: number) => (orientations ? argmax(orientations.subarray(i * ORIENTATIONS.length, (i + 1) * ORIENTATIONS.length)) : 0);
     const rendered = fullSize
       ? await timed("render", async () =>
-          photos.map((photo, i) =>
-            renderEdit({
+          sequentially(photos, (photo, i) =>
+            this.renderer.render({
               photo,
               modelInput: views[i].image,
               modelOutput: raw[i],

@@ -12,6 +12,14 @@ export interface ColorGridOptions {
 
 export const DEFAULT_COLOR_GRID: ColorGridOptions = { cells: 8, bins: 8, smoothness: 0.5 };
 
+/** A fitted grid as plain data (to hand to a worker thread). */
+export interface ColorGridData {
+  nx: number;
+  ny: number;
+  nz: number;
+  coefs: Float64Array;
+}
+
 /** 3 output channels x (r, g, b, 1): one affine colour transform. */
 const COEFS = 12;
 
@@ -32,6 +40,14 @@ export class ColorGrid {
     /** COEFS per node, node (i, j, k) at ((j * nx + i) * nz + k) * COEFS. */
     private readonly coefs: Float64Array,
   ) {}
+
+  static from(d: ColorGridData): ColorGrid {
+    return new ColorGrid(d.nx, d.ny, d.nz, d.coefs);
+  }
+
+  get data(): ColorGridData {
+    return { nx: this.nx, ny: this.ny, nz: this.nz, coefs: this.coefs };
+  }
 
   /**
    * Fits the grid on interleaved RGB images in [0, 1] of width x height; `weight` (one per pixel,

@@ -1,5 +1,5 @@
 import type { RgbImage } from "../image/raster.js";
-import { ColorGrid, type ColorGridOptions, DEFAULT_COLOR_GRID } from "./colorGrid.js";
+import { ColorGrid, type ColorGridData, type ColorGridOptions, DEFAULT_COLOR_GRID } from "./colorGrid.js";
 import { keepGain } from "./keep.js";
 import { inverseOrientation, orient, orientImage } from "./orientation.js";
 
@@ -49,6 +49,17 @@ export interface RenderResult {
  *    mask, the photo is kept bit for bit.
  */
 export function renderEdit(input: RenderInput): RenderResult {
+  const prepared = prepareRender(input);
+  if ("image" in prepared) return prepared;
+  renderRows(prepared, 0, prepared.height);
+  return { image: { width: prepared.width, height: prepared.height, data: prepared.out }, orientation: 0 };
+}
+
+/**
+ * Everything of renderEdit but the per-pixel pass: the result itself for a flip or rotation, else
+ * the pass to run over the photo's rows (its `out` allocated by `allocate`: shared memory for workers).
+ */
+export function prepareRender(input: RenderInput, allocate: (n: number) => Float32Array = (n) => new Float32Array(n)): RenderResult | RenderPass {
   const { photo, modelInput, view } = input;
   const k = input.mask ? 0 : input.orientation;
   if (k !== 0) {
@@ -83,15 +94,35 @@ export function renderEdit(input: RenderInput): RenderResult {
     for (let c = 0; c < 3; c++) maps[p * 4 + 1 + c] = w * (aligned[p * 3 + c] - fitted[p * 3 + c]);
   }
 
-  const { width, height } = photo;
-  const out = new Float32Array(photo.data.length);
-  const rows = grid.rows(width, height);
+  return { width: photo.width, height: photo.height, data: photo.data, out: allocate(photo.data.length), grid: grid.data, maps, res, view, mask: input.mask };
+}
+
+/**
+ * The per-pixel pass of renderEdit over the photo, as plain data (typed arrays and numbers), so that
+ * worker threads can each run a band of rows over shared memory (see RenderPool).
+ */
+export interface RenderPass {
+  width: number;
+  height: number;
+  /** The photo and the result, interleaved RGB in [0, 1]. */
+  data: Float32Array;
+  out: Float32Array;
+  grid: ColorGridData;
+  /** Per model pixel: the gain, then the residual's three channels. */
+  maps: Float32Array;
+  res: number;
+  view: ModelView;
+  mask: Float32Array | null;
+}
+
+/** Rows y0 to y1 (exclusive) of the result. */
+export function renderRows(pass: RenderPass, y0: number, y1: number): void {
+  const { width, height, data, out, maps, res, view, mask } = pass;
+  const rows = ColorGrid.from(pass.grid).rows(width, height);
   const transformed = new Float32Array(width * 3);
   const sampler = new BilinearSampler(maps, res, 4, view, width, height);
   const { x0, fx, rowValues } = sampler;
-  const data = photo.data;
-  const mask = input.mask;
-  for (let y = 0; y < height; y++) {
+  for (let y = y0; y < y1; y++) {
     rows.apply(data, y, transformed);
     sampler.row(y);
     for (let x = 0, p = y * width, q = p * 3; x < width; x++, p++, q += 3) {
@@ -114,7 +145,6 @@ export function renderEdit(input: RenderInput): RenderResult {
       }
     }
   }
-  return { image: { width, height, data: out }, orientation: 0 };
 }
 
 /** The view's rectangle of a res x res interleaved RGB image. */
