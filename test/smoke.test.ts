@@ -306,6 +306,8 @@ describe("MgieEditor", () => {
     await bad(noRegion.edit(image, "ok", { regionThreshold: 0.3 }), InvalidArgumentError, /lgie model has no region head/);
     await bad(editor.edit(Buffer.from("not an image"), "ok"), ImageInputError, /not a readable image/);
     await bad(editor.editBatch([]), InvalidArgumentError, /nothing to edit/);
+    await bad(editor.edit(image, "ok", { mask: image, fullSize: false }), InvalidArgumentError, /a mask confines the full-size edit/);
+    await bad(editor.edit(image, "ok", { mask: Buffer.from("not an image") }), InvalidArgumentError, /the mask is not a readable image/);
     const ac = new AbortController();
     ac.abort();
     await expect(editor.edit(image, "ok", { signal: ac.signal })).rejects.toMatchObject({ code: "ABORTED" });

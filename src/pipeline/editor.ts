@@ -152,6 +152,9 @@ export class MgieEditor {
   async editBatch(items: readonly EditItem[], options: BatchOptions = {}, noise?: FixedNoise): Promise<EditResult[]> {
     if (items.length === 0) throw new InvalidArgumentError("nothing to edit: give at least one image and instruction");
     const { onProgress, signal, fullSize = true, ...params } = options;
+    if (!fullSize && items.some((it) => it.mask !== undefined)) {
+      throw new InvalidArgumentError("a mask confines the full-size edit: leave fullSize on (no --model-resolution) to use one", "mask");
+    }
     const o = resolveEditParams(modelDefaults(this.manifest), params);
     const m = this.manifest;
     const instructions = items.map((it) => checkInstruction(it.instruction));
