@@ -13,7 +13,8 @@ export default defineConfig({
     include: ["test/**/*.test.ts"],
     exclude: process.env.MGIE_TEST_TIER === "unit" ? SLOW_TESTS : [],
     // The tests export many throwaway models: their ONNX Runtime caches go to a temporary folder, not ~/.cache/mgie.
-    env: { MGIE_CACHE_DIR: join(tmpdir(), "mgie-test-onnx-cache") },
+    // Tests that create ONNX Runtime sessions directly keep its telemetry off too (see src/models/onnx.ts).
+    env: { MGIE_CACHE_DIR: join(tmpdir(), "mgie-test-onnx-cache"), ORT_DISABLE_TELEMETRY: "1" },
     testTimeout: 60_000,
     hookTimeout: 120_000,
   },

@@ -7,6 +7,13 @@ import { checkedSha256 } from "./modelDir.js";
 
 type SessionOptions = ort.InferenceSession.SessionOptions;
 
+// onnxruntime-node 1.30 carries Microsoft's 1DS telemetry: unless ORT_DISABLE_TELEMETRY is set when its
+// environment starts (at the first session), it keeps a device id and an event database under
+// ~/.cache/Microsoft/DeveloperTools/.onnxruntime, writes a mat-debug-<pid>.log to the temporary folder,
+// and uploads events over HTTPS where it finds a CA bundle. mgie sends nothing off the machine, so it is
+// off unless the user sets the variable themselves (test/telemetry.test.ts).
+process.env.ORT_DISABLE_TELEMETRY ??= "1";
+
 /**
  * One ONNX Runtime session per component, created once and reused for every call.
  *

@@ -22,7 +22,7 @@ export function openApiDocument(options: { tokenRequired: boolean }): Record<str
   const multipart = {
     ...formBody,
     properties: {
-      image: { type: "string", format: "binary", description: "the image file: JPEG, PNG, WebP, GIF, TIFF or AVIF/HEIF" },
+      image: { type: "string", format: "binary", description: "the image file: JPEG, PNG, WebP, GIF, TIFF or AVIF" },
       mask: {
         type: "string",
         format: "binary",
@@ -39,7 +39,7 @@ export function openApiDocument(options: { tokenRequired: boolean }): Record<str
   const badRequest = {
     "400": error("a field is missing or out of range (the error names it), or the image is corrupt or empty"),
     "413": error("the image is over the byte or pixel limit (GET /v1/models says them)"),
-    "415": error("the image is not in a format mgie reads (JPEG, PNG, WebP, GIF, TIFF, AVIF/HEIF), or the body is neither multipart nor JSON"),
+    "415": error("the image is not in a format mgie reads (JPEG, PNG, WebP, GIF, TIFF, AVIF), or the body is neither multipart nor JSON"),
     "429": { ...error("the queue is full; try again after Retry-After seconds"), headers: { "Retry-After": { schema: { type: "integer" } } } },
     "503": error("the server is shutting down"),
   };

@@ -21,7 +21,7 @@ export const EditJsonBodySchema = EditParamsSchema.extend({
   image: z
     .string({ error: (i) => `image is ${i.input === undefined ? "missing" : "not a string"}: send the image file as base64 in 'image'` })
     .min(1, { error: "image is empty: send the image file as base64 in 'image'" })
-    .meta({ description: "the image file (JPEG, PNG, WebP, GIF, TIFF, AVIF/HEIF) in base64, optionally as a data: URL" }),
+    .meta({ description: "the image file (JPEG, PNG, WebP, GIF, TIFF, AVIF) in base64, optionally as a data: URL" }),
   mask: z
     .string({ error: "mask must be a string: the mask image in base64" })
     .optional()
