@@ -1,17 +1,17 @@
-import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { rmSync } from "node:fs";
+import { stat } from "node:fs/promises";
 import { availableParallelism } from "node:os";
-import { basename, dirname, extname, join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { Command, InvalidArgumentError as CommanderArgError } from "commander";
-import { z } from "zod";
+import { type EditParams, resolveEditParams } from "../core/params.js";
 import { InvalidArgumentError } from "../errors.js";
-import { encodeImage, formatFromPath } from "../image/io.js";
+import { encodeImage, formatFromPath, type ImageFormat } from "../image/io.js";
+import { modelDefaults } from "../models/modelDir.js";
 import { DEFAULT_MODEL_DIR, type EditResult, MgieEditor } from "../pipeline/editor.js";
+import { batchJobs, EXIT_INTERRUPTED, inFlightTemps, outputFor, runBatch, summaryText, writeAtomic } from "./batch.js";
 import { addParamOptions, paramValues } from "./paramOptions.js";
 import { wholeNumber } from "./parse.js";
 import { progressBar } from "./progress.js";
-
-const IMAGE_EXT = new Set([".png", ".jpg", ".jpeg", ".webp", ".gif", ".tif", ".tiff", ".avif", ".heic", ".heif"]);
-const WRITABLE_EXT = new Set([".png", ".jpg", ".jpeg", ".webp"]);
 
 interface EditCliOptions {
   out?: string;
@@ -22,49 +22,70 @@ interface EditCliOptions {
   threads?: number;
   batchSize: number;
   json?: boolean;
-}
-
-const JobSchema = z.object({ image: z.string().min(1), instruction: z.string(), output: z.string().optional(), mask: z.string().optional() });
-type Job = { image: string; instruction: string; output: string; mask?: string };
-
-/** The output's name for an input: the same name with `-edited` (or in `dir`), in the input's format where mgie writes it, else PNG. */
-function outputFor(input: string, dir?: string, suffix = "-edited"): string {
-  const ext = WRITABLE_EXT.has(extname(input).toLowerCase()) ? extname(input) : ".png";
-  return join(dir ?? dirname(input), `${basename(input, extname(input))}${suffix}${ext}`);
+  recursive?: boolean;
+  suffix?: string;
+  format?: ImageFormat;
+  overwrite?: boolean;
+  report?: string;
 }
 
 async function save(r: EditResult, path: string, quality?: number): Promise<void> {
-  const format = formatFromPath(path);
-  await mkdir(dirname(resolve(path)), { recursive: true });
-  await writeFile(path, await encodeImage(r.image, format, { quality, icc: r.icc }));
+  await writeAtomic(path, await encodeImage(r.image, formatFromPath(path), { quality, icc: r.icc }));
 }
 
-/** The jobs of a batch: every image in a folder with one instruction, or the lines of a JSONL file. */
-async function batchJobs(input: string, instruction: string | undefined, outDir: string): Promise<Job[]> {
-  if (input.endsWith(".jsonl")) {
-    const lines = (await readFile(input, "utf8")).split("\n").filter((l) => l.trim().length > 0);
-    return lines.map((line, i) => {
-      let job: z.infer<typeof JobSchema>;
-      try {
-        job = JobSchema.parse(JSON.parse(line));
-      } catch (e) {
-        throw new InvalidArgumentError(
-          `${input} line ${i + 1}: expected {"image": ..., "instruction": ..., "output"?: ...} (${(e as Error).message.split("\n")[0]})`,
-        );
-      }
-      const image = resolve(dirname(input), job.image);
-      return {
-        image,
-        instruction: job.instruction,
-        output: job.output ? resolve(dirname(input), job.output) : outputFor(image, outDir, ""),
-        ...(job.mask ? { mask: resolve(dirname(input), job.mask) } : {}),
-      };
+function imageFormat(value: string): ImageFormat {
+  const f = value.toLowerCase() === "jpg" ? "jpeg" : value.toLowerCase();
+  if (f !== "png" && f !== "jpeg" && f !== "webp") throw new CommanderArgError("--format must be png, jpeg or webp");
+  return f;
+}
+
+/** Runs a folder or JSONL batch; Ctrl-C stops it cleanly (no partial output) with status 130. */
+async function runBatchCommand(editor: MgieEditor, input: string, instruction: string | undefined, o: EditCliOptions, options: EditParams): Promise<void> {
+  if (o.mask !== undefined) throw new InvalidArgumentError('--mask is for a single photo; in a JSONL batch give each line its "mask"');
+  // Bad parameters are the command's fault, not each input's: refuse them before anything is edited.
+  resolveEditParams(modelDefaults(editor.manifest), options);
+  const outDir = o.out ?? "edited";
+  const listed = await batchJobs(input, { instruction, outDir, recursive: o.recursive, suffix: o.suffix, format: o.format });
+  // --mask applies to every input (a JSONL line's own "mask" wins).
+  const jobs = o.mask === undefined ? listed : listed.map((j) => ({ ...j, mask: j.mask ?? resolve(o.mask as string) }));
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSigint = () => {
+    interrupts++;
+    if (interrupts === 1) {
+      console.error("\nmgie: stopping after the edits in flight (Ctrl-C again to quit at once)");
+      controller.abort();
+      return;
+    }
+    for (const tmp of inFlightTemps) rmSync(tmp, { force: true });
+    process.exit(EXIT_INTERRUPTED);
+  };
+  process.on("SIGINT", onSigint);
+  const bar = o.json ? null : progressBar("edits", jobs.length);
+  let summary: Awaited<ReturnType<typeof runBatch>>;
+  try {
+    summary = await runBatch(editor, jobs, {
+      edit: { ...options, fullSize: !o.modelResolution },
+      batchSize: o.batchSize,
+      quality: o.quality,
+      overwrite: o.overwrite,
+      signal: controller.signal,
+      report: o.report,
+      onLine: (line) => {
+        if (o.json) console.log(JSON.stringify(line));
+        else if (line.status === "failed") console.error(`\nmgie: failed ${line.input}: ${line.error?.code}: ${line.error?.message}`);
+      },
+      onProgress: (done) => bar?.update(done),
     });
+  } finally {
+    bar?.stop();
+    process.off("SIGINT", onSigint);
   }
-  if (instruction === undefined) throw new InvalidArgumentError("give the instruction to apply to every image of the folder");
-  const files = (await readdir(input)).filter((f) => IMAGE_EXT.has(extname(f).toLowerCase())).sort();
-  if (files.length === 0) throw new InvalidArgumentError(`${input} holds no image (${[...IMAGE_EXT].join(", ")})`);
-  return files.map((f) => ({ image: join(input, f), instruction, output: outputFor(join(input, f), outDir, "") }));
+  const text = summaryText(summary, input.endsWith(".jsonl") ? undefined : outDir);
+  // With --json, stdout holds only the per-input lines.
+  if (o.json) console.error(text);
+  else console.log(text);
+  process.exitCode = summary.exitCode;
 }
 
 function report(r: EditResult, output: string, json: boolean | undefined): void {
@@ -93,7 +114,7 @@ function report(r: EditResult, output: string, json: boolean | undefined): void 
 export function editCommand(): Command {
   const command = new Command("edit")
     .description("edit a photo (or a folder, or a JSONL of {image, instruction, output?, mask?}) by a plain instruction; the result has the photo's own size")
-    .argument("<input>", "image file (JPEG, PNG, WebP, GIF, TIFF, AVIF/HEIF), a folder of images, or a .jsonl file of jobs")
+    .argument("<input>", "image file (JPEG, PNG, WebP, GIF, TIFF, AVIF), a folder of images, or a .jsonl file of jobs")
     .argument("[instruction]", 'what to change, e.g. "make it brighter" (for a .jsonl, each line has its own)')
     .option(
       "-o, --out <path>",
@@ -106,7 +127,30 @@ export function editCommand(): Command {
     .option("--quality <q>", "JPEG or WebP quality of the output (default 92)", wholeNumber("--quality", 1, 100))
     .option("--threads <n>", "ONNX Runtime threads (default: one per core)", wholeNumber("--threads", 1, availableParallelism()))
     .option("--batch-size <n>", "images edited together in a batch job", wholeNumber("--batch-size", 1, 64), 4)
-    .option("--json", "print one JSON object per edit instead of text")
+    .option("--json", "print one JSON object per edit instead of text (batch: one line per input as it finishes, as in --report)")
+    .option("-r, --recursive", "batch: the images of the folder's subfolders too; the output folder mirrors the input's tree")
+    .option("--suffix <text>", "batch: appended to each output's base name (default none: the input's name)")
+    .option(
+      "--format <format>",
+      "the outputs' format, png, jpeg or webp, where -o does not name a file (default: the input's format where mgie writes it, else png)",
+      imageFormat,
+    )
+    .option("--overwrite", "batch: redo inputs whose output already exists (default: skip them, so an interrupted run resumes)")
+    .option(
+      "--report <file.jsonl>",
+      "batch: write one JSON line per input: input, output, status (edited, skipped, failed), expressiveInstruction, timingsMs or error {code, message}",
+    )
+    .addHelpText(
+      "after",
+      `
+A batch (a folder or a .jsonl) goes on past a bad input: it is reported (path, error code, message) and
+skipped. Outputs are written atomically (a hidden temporary file, then a rename); a run again skips the
+inputs whose output is already a complete image (--overwrite redoes them); Ctrl-C stops after the edits
+in flight without leaving a partial file.
+
+Exit status: 0 every input edited (or skipped as already done); 1 bad arguments; 2 a bug;
+3 some inputs failed (the others were edited); 4 every input failed; 130 interrupted (Ctrl-C).`,
+    )
     .action(async (input: string, instruction: string | undefined, o: EditCliOptions & Record<string, unknown>) => {
       const st = await stat(input).catch(() => null);
       if (!st) throw new InvalidArgumentError(`cannot read '${input}': no such file or folder`);
@@ -115,8 +159,9 @@ export function editCommand(): Command {
       const single = st.isFile() && !input.endsWith(".jsonl");
       if (single) {
         if (instruction === undefined) throw new CommanderArgError('give the instruction, e.g. mgie edit photo.jpg "make it brighter"');
-        const output = o.out ?? outputFor(input);
+        const output = o.out ?? outputFor(input, undefined, "-edited", o.format);
         formatFromPath(output);
+        if (resolve(output) === resolve(input)) throw new InvalidArgumentError(`the output '${output}' is the input itself: give another -o`);
         let bar: ReturnType<typeof progressBar> | null = null;
         const onProgress = (p: { step?: number; steps?: number }) => {
           if (o.json || !p.step || !p.steps) return;
@@ -128,24 +173,6 @@ export function editCommand(): Command {
         report(r, output, o.json);
         return;
       }
-      const jobs = await batchJobs(input, instruction, o.out ?? "edited");
-      const bar = o.json ? null : progressBar("edits", jobs.length);
-      try {
-        for (let i = 0; i < jobs.length; i += o.batchSize) {
-          const chunk = jobs.slice(i, i + o.batchSize);
-          const results = await editor.editBatch(
-            chunk.map((j) => ({ image: j.image, instruction: j.instruction, mask: j.mask })),
-            { ...options, fullSize: !o.modelResolution },
-          );
-          for (const [k, r] of results.entries()) {
-            await save(r, chunk[k].output, o.quality);
-            if (o.json) report(r, chunk[k].output, true);
-          }
-          bar?.update(i + chunk.length);
-        }
-      } finally {
-        bar?.stop();
-      }
-      if (!o.json) console.log(`edited ${jobs.length} images into ${o.out ?? "edited"}`);
+      await runBatchCommand(editor, input, instruction, o, options);
     });
 }
