@@ -170,11 +170,11 @@ function addToHistory(entry) {
   renderInput();
 }
 
-/** The formats the server reads (a GIF's first frame); HEIC is HEIF too. */
+/** The formats the server reads (a GIF's first frame); a HEIC goes too, for a server whose sharp decodes it (this one refuses it by name). */
 const IMAGE_TYPES = /^image\/(jpeg|png|webp|gif|tiff|avif|hei[cf](-sequence)?)$/;
 /** Browsers give no type (or a generic one) for some of them, HEIC and TIFF in particular: then the name decides. */
 const IMAGE_EXTENSIONS = /\.(jpe?g|jfif|png|webp|gif|tiff?|avif|hei[cf])$/i;
-const FORMAT_LIST = "JPEG, PNG, WebP, GIF, TIFF, AVIF or HEIC";
+const FORMAT_LIST = "JPEG, PNG, WebP, GIF, TIFF or AVIF";
 
 function isImageFile(file) {
   if (IMAGE_TYPES.test(file.type)) return true;
