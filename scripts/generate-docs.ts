@@ -8,6 +8,7 @@ import { writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
+import { flagOf } from "../src/cli/paramOptions.js";
 import { defaultText, EDIT_PARAM_NAMES, EDIT_PARAMETERS, type ParamSpec, rangeText, type Surface } from "../src/core/params.js";
 import { ManifestSchema } from "../src/models/modelDir.js";
 
@@ -20,7 +21,6 @@ const SURFACE_NAMES: Record<Surface, string> = {
   preview: "`mgie data preview`",
   serve: "HTTP API and page",
 };
-const flag = (name: string) => `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 
 function values(spec: ParamSpec): string {
   if (spec.type === "choice") return spec.choices.map((c) => `\`${c}\``).join(", ");
@@ -33,7 +33,7 @@ export function parametersMarkdown(): string {
   const rows = EDIT_PARAM_NAMES.map((name) => {
     const spec: ParamSpec = EDIT_PARAMETERS[name];
     const where = ["library", ...spec.surfaces.map((s) => SURFACE_NAMES[s])].join(", ");
-    return `| \`${name}\` | \`${flag(name)}\` | ${values(spec)} | ${defaultText(spec)} | ${spec.description} | ${where} |`;
+    return `| \`${name}\` | \`${flagOf(name)}\` | ${values(spec)} | ${defaultText(spec)} | ${spec.description} | ${where} |`;
   });
   return [
     "# Edit parameters",

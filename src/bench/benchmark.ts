@@ -10,7 +10,7 @@ import { createImage, type RgbImage } from "../image/raster.js";
 import { modelDefaults } from "../models/modelDir.js";
 import { EDIT_STAGES, MgieEditor } from "../pipeline/editor.js";
 import { guidanceGroups } from "../pipeline/guidance.js";
-import { benchPhotoSizes } from "./photoSizes.js";
+import { benchPhotoSizes, median } from "./photoSizes.js";
 
 const PEAK_MODEL = fileURLToPath(new URL("../../assets/bench/matmul.onnx", import.meta.url));
 const TRAIN_DIR = fileURLToPath(new URL("../../train", import.meta.url));
@@ -52,11 +52,6 @@ function testImage(res: number): RgbImage {
   const img = createImage(res, res);
   for (let i = 0; i < img.data.length; i++) img.data[i] = 0.3 + 0.4 * rng.next();
   return img;
-}
-
-function median(v: number[]): number {
-  const s = [...v].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
 }
 
 /** Runs the benchmark and returns it as a Markdown report. */

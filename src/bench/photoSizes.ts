@@ -81,7 +81,8 @@ export async function benchPhotoSizes(model: string, source: string, repeats: nu
   }
 }
 
-function median(v: number[]): number {
+/** The middle value (the upper one of an even count), as every table of `mgie bench` reports. */
+export function median(v: number[]): number {
   const s = [...v].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)];
 }

@@ -1,7 +1,7 @@
 import { writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { Command, InvalidArgumentError as CommanderArgError } from "commander";
-import { benchmark } from "../bench/benchmark.js";
+import { type BenchmarkOptions, benchmark } from "../bench/benchmark.js";
 import { DEFAULT_MODEL_DIR } from "../pipeline/editor.js";
 
 const BENCH_PHOTO = fileURLToPath(new URL("../../assets/photos/darknet/dog.jpg", import.meta.url));
@@ -24,23 +24,11 @@ export function benchCommand(): Command {
       "also time full-size editing of 1, 4, 12 and 24 MP photos made from this photo (default: the shipped dog photo) with peak memory, and a cold one-shot mgie edit",
     )
     .option("-o, --out <file>", "also write the Markdown report here")
-    .action(
-      async (o: {
-        model: string;
-        steps?: number;
-        repeats: number;
-        threads?: number;
-        batches: number[];
-        pytorchRun?: string;
-        pytorchData?: string;
-        photoSizes?: string | boolean;
-        out?: string;
-      }) => {
-        if (o.pytorchRun && !o.pytorchData) throw new CommanderArgError("--pytorch-run needs --pytorch-data");
-        const photoSizes = o.photoSizes === true ? BENCH_PHOTO : o.photoSizes || undefined;
-        const report = await benchmark({ ...o, photoSizes, log: (l) => console.error(l) });
-        console.log(report);
-        if (o.out) await writeFile(o.out, `${report}\n`);
-      },
-    );
+    .action(async (o: Omit<BenchmarkOptions, "photoSizes" | "log"> & { photoSizes?: string | boolean; out?: string }) => {
+      if (o.pytorchRun && !o.pytorchData) throw new CommanderArgError("--pytorch-run needs --pytorch-data");
+      const photoSizes = o.photoSizes === true ? BENCH_PHOTO : o.photoSizes || undefined;
+      const report = await benchmark({ ...o, photoSizes, log: (l) => console.error(l) });
+      console.log(report);
+      if (o.out) await writeFile(o.out, `${report}\n`);
+    });
 }

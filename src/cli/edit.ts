@@ -45,9 +45,7 @@ async function runBatchCommand(editor: MgieEditor, input: string, instruction: s
   // Bad parameters are the command's fault, not each input's: refuse them before anything is edited.
   resolveEditParams(modelDefaults(editor.manifest), options);
   const outDir = o.out ?? "edited";
-  const listed = await batchJobs(input, { instruction, outDir, recursive: o.recursive, suffix: o.suffix, format: o.format });
-  // --mask applies to every input (a JSONL line's own "mask" wins).
-  const jobs = o.mask === undefined ? listed : listed.map((j) => ({ ...j, mask: j.mask ?? resolve(o.mask as string) }));
+  const jobs = await batchJobs(input, { instruction, outDir, recursive: o.recursive, suffix: o.suffix, format: o.format });
   const controller = new AbortController();
   let interrupts = 0;
   const onSigint = () => {

@@ -4,7 +4,7 @@ import type { EditExample, EditKind } from "../data/example.js";
 import type { Split } from "../data/splits.js";
 import { SynthEdit } from "../data/synthedit.js";
 import type { ModelFit } from "../image/processor.js";
-import { fromUint8, luma, type RgbImage, toUint8 } from "../image/raster.js";
+import { cropPixels, fromUint8, luma, type RgbImage, toUint8 } from "../image/raster.js";
 import { MgieEditor } from "../pipeline/editor.js";
 import type { ColorGridOptions } from "../render/colorGrid.js";
 import { ORIENTATIONS, swapsSides } from "../render/orientation.js";
@@ -228,24 +228,15 @@ function cropSize(res: number, aspect: number): [number, number] {
 function cropExample(ex: EditExample, width: number, height: number): EditExample {
   if (width === ex.input.width && height === ex.input.height) return ex;
   const turned = ORIENTATIONS.includes(ex.op as never) && swapsSides(ORIENTATIONS.indexOf(ex.op as never));
-  const mask = cropPlane(ex.mask, ex.input.width, ex.input.height, width, height);
+  const { width: w, height: h } = ex.input;
+  const mask = cropPixels(ex.mask, w, 1, Math.floor((w - width) / 2), Math.floor((h - height) / 2), width, height);
   return { ...ex, input: cropImage(ex.input, width, height), target: turned ? cropImage(ex.target, height, width) : cropImage(ex.target, width, height), mask };
 }
 
+/** The centred width x height rectangle of an image. */
 function cropImage(img: RgbImage, width: number, height: number): RgbImage {
-  const x0 = Math.floor((img.width - width) / 2);
-  const y0 = Math.floor((img.height - height) / 2);
-  const data = new Float32Array(width * height * 3);
-  for (let y = 0; y < height; y++) data.set(img.data.subarray(((y0 + y) * img.width + x0) * 3, ((y0 + y) * img.width + x0 + width) * 3), y * width * 3);
+  const data = cropPixels(img.data, img.width, 3, Math.floor((img.width - width) / 2), Math.floor((img.height - height) / 2), width, height);
   return { width, height, data };
-}
-
-function cropPlane(plane: Uint8Array, w: number, h: number, width: number, height: number): Uint8Array {
-  const x0 = Math.floor((w - width) / 2);
-  const y0 = Math.floor((h - height) / 2);
-  const out = new Uint8Array(width * height);
-  for (let y = 0; y < height; y++) out.set(plane.subarray((y0 + y) * w + x0, (y0 + y) * w + x0 + width), y * width);
-  return out;
 }
 
 /** The edit's mask as the model sees it: the mask as an image through the same view, thresholded at half. */

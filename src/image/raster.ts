@@ -66,3 +66,13 @@ export function fromUint8(width: number, height: number, bytes: Uint8Array): Rgb
   for (let i = 0; i < bytes.length; i++) data[i] = bytes[i] / 255;
   return { width, height, data };
 }
+
+/**
+ * The x, y, w x h rectangle of an image of `width` pixels per row and `channels` interleaved values
+ * per pixel, as a new array of the same type.
+ */
+export function cropPixels<T extends Float32Array | Uint8Array>(data: T, width: number, channels: number, x: number, y: number, w: number, h: number): T {
+  const out = new (data.constructor as new (n: number) => T)(w * h * channels);
+  for (let r = 0; r < h; r++) out.set(data.subarray(((y + r) * width + x) * channels, ((y + r) * width + x + w) * channels), r * w * channels);
+  return out;
+}

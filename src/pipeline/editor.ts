@@ -20,13 +20,6 @@ import { keepSignificantChanges } from "./changeThreshold.js";
 import { dualGuidance, guidanceGroups } from "./guidance.js";
 import { keepInsideRegion } from "./region.js";
 
-/** f on each item, one after the other. */
-async function sequentially<T, R>(items: readonly T[], f: (item: T, i: number) => Promise<R>): Promise<R[]> {
-  const out: R[] = [];
-  for (const [i, item] of items.entries()) out.push(await f(item, i));
-  return out;
-}
-
 function argmax(v: Float32Array): number {
   let best = 0;
   for (let i = 1; i < v.length; i++) if (v[i] > v[best]) best = i;
@@ -212,18 +205,21 @@ export class MgieEditor {
     const chosen = (i: number) => (orientations ? argmax(orientations.subarray(i * ORIENTATIONS.length, (i + 1) * ORIENTATIONS.length)) : 0);
     const rendered = fullSize
       ? await timed("render", async () =>
-          sequentially(photos, (photo, i) =>
-            this.renderer.render({
-              photo,
-              modelInput: views[i].image,
-              modelOutput: raw[i],
-              view: views[i].view,
-              orientation: chosen(i),
-              region: region ? region.subarray(i * plane, (i + 1) * plane).map((p) => keepGain(p, o.regionThreshold)) : null,
-              changeThreshold: o.changeThreshold,
-              mask: masks[i],
-              grid: this.grid,
-            }),
+          // The pool renders them one after the other, each on every core.
+          Promise.all(
+            photos.map((photo, i) =>
+              this.renderer.render({
+                photo,
+                modelInput: views[i].image,
+                modelOutput: raw[i],
+                view: views[i].view,
+                orientation: chosen(i),
+                region: region ? region.subarray(i * plane, (i + 1) * plane).map((p) => keepGain(p, o.regionThreshold)) : null,
+                changeThreshold: o.changeThreshold,
+                mask: masks[i],
+                grid: this.grid,
+              }),
+            ),
           ),
         )
       : null;

@@ -1,4 +1,4 @@
-import type { RgbImage } from "../image/raster.js";
+import { cropPixels, type RgbImage } from "../image/raster.js";
 import { ColorGrid, type ColorGridData, type ColorGridOptions, DEFAULT_COLOR_GRID } from "./colorGrid.js";
 import { keepGain } from "./keep.js";
 import { inverseOrientation, orient, orientImage } from "./orientation.js";
@@ -147,13 +147,10 @@ export function renderRows(pass: RenderPass, y0: number, y1: number): void {
   }
 }
 
-/** The view's rectangle of a res x res interleaved RGB image. */
+/** The view's rectangle of a res x res interleaved RGB image (the whole square as it is). */
 function crop(data: Float32Array, res: number, view: ModelView): Float32Array {
   if (view.x === 0 && view.y === 0 && view.width === res && view.height === res) return data;
-  const out = new Float32Array(view.width * view.height * 3);
-  for (let y = 0; y < view.height; y++)
-    out.set(data.subarray(((view.y + y) * res + view.x) * 3, ((view.y + y) * res + view.x + view.width) * 3), y * view.width * 3);
-  return out;
+  return cropPixels(data, res, 3, view.x, view.y, view.width, view.height);
 }
 
 /**

@@ -31,10 +31,12 @@ import shutil
 import time
 
 import numpy as np
+import onnx
 import torch
+from onnx import utils as onnx_utils
 from torch import nn
 
-from . import orientation_head, stages
+from . import stages
 from .flops import count as count_flops
 from .config import Config
 from .models.edit_head import EditHeadExport
@@ -114,6 +116,34 @@ def _sha256(path: str) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def component_entry(out: str, name: str, inputs: list[str], outputs: list[str]) -> dict:
+    """The manifest's entry for <name>.onnx written in the model directory `out`."""
+    path = os.path.join(out, f"{name}.onnx")
+    return {"file": f"{name}.onnx", "bytes": os.path.getsize(path), "sha256": _sha256(path), "inputs": inputs, "outputs": outputs}
+
+
+# The node OrientationMix's softmax becomes in the exported UNet (module path "orientation").
+ORIENTATION_SOFTMAX = "/orientation/Softmax"
+
+
+def extract_orientation_head(unet_path: str, out_path: str) -> bool:
+    """Writes the subgraph of `unet_path` from `context` to the orientation softmax to `out_path`, its output
+    named "orientation" [batch, 8]; False when the UNet has no orientation mix."""
+    unet = onnx.load(unet_path)
+    softmax = [n for n in unet.graph.node if n.op_type == "Softmax" and n.name == ORIENTATION_SOFTMAX]
+    if not softmax:
+        return False
+    head = onnx_utils.Extractor(unet).extract_model(["context"], [softmax[0].output[0]])
+    old = head.graph.output[0].name
+    for node in head.graph.node:
+        node.output[:] = ["orientation" if o == old else o for o in node.output]
+    head.graph.ClearField("output")
+    head.graph.output.append(onnx.helper.make_tensor_value_info("orientation", onnx.TensorProto.FLOAT, ["batch", 8]))
+    onnx.checker.check_model(head)
+    onnx.save(head, out_path)
+    return True
 
 
 def _export(module: nn.Module, args: tuple, path: str, inputs: list[str], outputs: list[str], dynamic: dict) -> None:
@@ -212,13 +242,7 @@ class _Export:
         path = os.path.join(self.out, f"{name}.onnx")
         _export(module, args, path, inputs, outputs, dynamic)
         store_fp16(path)
-        self.files[name] = {
-            "file": f"{name}.onnx",
-            "bytes": os.path.getsize(path),
-            "sha256": _sha256(path),
-            "inputs": inputs,
-            "outputs": outputs,
-        }
+        self.files[name] = component_entry(self.out, name, inputs, outputs)
         if self.parity:
             self.parity_case(name, name, module, args, inputs, outputs)
 
@@ -339,11 +363,11 @@ class _OrientationWeights(nn.Module):
 
 
 def _orientation_head(x: _Export) -> None:
-    """orientation_head.onnx, cut out of unet.onnx (see orientation_head.py), for a UNet with the orientation mix.
+    """orientation_head.onnx, cut out of unet.onnx (extract_orientation_head), for a UNet with the orientation mix.
     Its parity input comes from a generator of its own, so the other components' files stay as they were."""
-    if not orientation_head.extract(os.path.join(x.out, "unet.onnx"), os.path.join(x.out, orientation_head.FILE)):
+    if not extract_orientation_head(os.path.join(x.out, "unet.onnx"), os.path.join(x.out, "orientation_head.onnx")):
         return
-    x.files["orientation_head"] = orientation_head.entry(x.out)
+    x.files["orientation_head"] = component_entry(x.out, "orientation_head", ["context"], ["orientation"])
     if x.parity:
         u = torch.randn(2, x.L, x.ctx, generator=torch.Generator().manual_seed(4321))
         weights = _OrientationWeights(x.models["unet"])

@@ -58,9 +58,7 @@ class ExportTest(unittest.TestCase):
     def test_the_orientation_head_is_the_unets_softmax_cut_out_of_it(self):
         import onnx
 
-        from mgie_train import orientation_head
-
-        head = onnx.load(os.path.join(self.out, orientation_head.FILE))
+        head = onnx.load(os.path.join(self.out, "orientation_head.onnx"))
         self.assertEqual([i.name for i in head.graph.input], ["context"])
         self.assertEqual([o.name for o in head.graph.output], ["orientation"])
         self.assertEqual(head.graph.node[-1].op_type, "Softmax")
