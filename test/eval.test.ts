@@ -35,7 +35,7 @@ describe("mgie eval", () => {
     const { report, galleryPng } = await evaluate({ models: [TINY, TINY], split: "test", limit: 6, steps: 1, seed: 0, batchSize: 4 });
     expect(report.models.map((m) => m.name)).toEqual(["mgie-e2e", "mgie-e2e (2)"]);
     expect(report.input.all.n).toBe(6);
-    const gen = await SynthEdit.create({ res: 32 });
+    const gen = await SynthEdit.create({ res: 32, generator: "synthedit-1" });
     let sum = 0;
     for (let i = 0; i < 6; i++) {
       const ex = await gen.example("test", i);
@@ -130,7 +130,7 @@ describe("mgie eval", () => {
 
       // One point by hand: x is the L1 to the target inside the mask, y the SSIM to the input.
       const [tiny] = await loadModels([TINY]);
-      const gen = await SynthEdit.create({ res: 32 });
+      const gen = await SynthEdit.create({ res: 32, generator: "synthedit-1" });
       const examples = await Promise.all([0, 1].map((i) => gen.example("test", i)));
       const edited = await tiny.editor.editBatch(
         examples.map((ex) => ({ image: ex.input, instruction: ex.instruction })),

@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { cp, mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { cp, mkdtemp, readFile, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -15,6 +15,7 @@ import { singleThreadSource } from "../src/data/pool.js";
 import { SynthEdit } from "../src/data/synthedit.js";
 import { ImageInputError, InvalidArgumentError } from "../src/errors.js";
 import { createImage, fromUint8 } from "../src/image/raster.js";
+import { MiniLM } from "../src/models/minilm.js";
 import { Mllm } from "../src/models/mllm.js";
 import { loadModelDir, ModelDirError } from "../src/models/modelDir.js";
 import { createSession } from "../src/models/onnx.js";
@@ -88,7 +89,7 @@ describe.each(VARIANTS)("ONNX export of %s", (variant) => {
     const expected =
       variant === "inspix2pix"
         ? ["vae_encoder", "vae_decoder", "unet", "text_encoder", "orientation_head"]
-        : ["vae_encoder", "vae_decoder", "unet", "embed", "lm", "lm_prefill", "lm_step", "edit_head", "orientation_head"];
+        : ["vae_encoder", "vae_decoder", "unet", "embed", "instruction", "lm", "lm_prefill", "lm_step", "edit_head", "orientation_head"];
     if (variant === "mgie-e2e") expected.push("prefix", "region_head");
     expect([...seen].sort()).toEqual(expected.sort());
   });
@@ -210,6 +211,25 @@ describe("mgie edit (the CLI)", () => {
     expect((await sharp(join(dir, "out", "flipped.webp")).metadata()).format).toBe("webp");
   });
 
+  it("leaves the photo alone and says so for a request the model cannot do (exit status 5)", async () => {
+    const out = join(dir, "refused.png");
+    const r = await mgie(
+      "edit",
+      join(dir, "photos", "dog.jpg"),
+      "make the bicycle blue",
+      "--model",
+      join(dir, "mgie-e2e"),
+      "--expressive",
+      "unsupported request",
+      "-o",
+      out,
+    );
+    expect(r.code).toBe(5);
+    expect(r.stderr).toMatch(/not done: this is not an edit mgie can make/);
+    expect(r.stderr).toMatch(/mgie can edit: brightness/);
+    await expect(stat(out)).rejects.toThrow();
+  });
+
   it("explains bad input without a stack trace", async () => {
     const model = join(dir, "mgie-e2e");
     const cases: [string[], RegExp][] = [
@@ -261,12 +281,20 @@ describe("MgieEditor", () => {
     expect(batch).toHaveLength(2);
     const given = await editor.edit(image, "fix it", { steps: 2, expressive: "brighten the underexposed photo" });
     expect(given.expressiveInstruction).toBe("brighten the underexposed photo");
+    expect(given.unsupported).toBeNull();
+    // A refusal: the photo comes back as it was, with the reason, and nothing is sampled.
+    const refused = await editor.edit(image, "make the green star red", { steps: 2, expressive: "unsupported: there is no green star" });
+    expect(refused.unsupported).toBe("there is no green star in the image");
+    expect(Array.from(refused.image.data)).toEqual(Array.from(image.data));
+    expect(refused.timings.diffusion).toBeUndefined();
   });
 
   it("decodes the same tokens with and without the KV cache", async () => {
     const md = await loadModelDir(join(dir, "mgie-e2e"));
     const s = async (n: string) => createSession(md.files[n], 1);
-    const mllm = new Mllm(md.manifest.mllm!, md.tokenizer, { prefix: await s("prefix"), embed: await s("embed"), lm: await s("lm") });
+    const encoder = await MiniLM.load(md.instructionEncoderDir!);
+    const instruction = { encoder, projection: await s("instruction"), maxTokens: md.manifest.instruction_encoder!.max_tokens };
+    const mllm = new Mllm(md.manifest.mllm!, md.tokenizer, { prefix: await s("prefix"), embed: await s("embed"), lm: await s("lm") }, instruction);
     const res = md.manifest.resolution;
     const px = new Rng(3).gaussians(3 * res * res).map((v) => Math.tanh(v));
     const opts = { temperature: 0, topP: 1, rng: new Rng(0) };

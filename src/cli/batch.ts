@@ -1,4 +1,4 @@
-import { appendFile, mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { appendFile, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, extname, join, relative, resolve } from "node:path";
 import { z } from "zod";
 import { checkInstruction } from "../core/params.js";
@@ -12,6 +12,8 @@ export const EXIT_OK = 0;
 export const EXIT_SOME_FAILED = 3;
 export const EXIT_ALL_FAILED = 4;
 export const EXIT_INTERRUPTED = 130;
+/** A single edit whose request the model cannot do: nothing written. */
+export const EXIT_UNSUPPORTED = 5;
 
 export const IMAGE_EXT = new Set([".png", ".jpg", ".jpeg", ".webp", ".gif", ".tif", ".tiff", ".avif", ".heic", ".heif"]);
 const WRITABLE_EXT = new Set([".png", ".jpg", ".jpeg", ".webp"]);
@@ -30,14 +32,16 @@ export interface BatchJob {
 export interface BatchLine {
   input: string;
   output: string;
-  status: "edited" | "skipped" | "failed";
+  status: "edited" | "skipped" | "failed" | "unsupported";
   expressiveInstruction?: string;
+  /** How sure the model was of the expressive instruction (0-1; absent for InsPix2Pix). */
+  confidence?: number;
   /** The flip or rotation the model applied ("identity" for none). */
   orientation?: string;
   width?: number;
   height?: number;
   timingsMs?: Record<string, number>;
-  /** Why it was skipped. */
+  /** Why it was skipped, or why the model did not edit it (a request it cannot do). */
   reason?: string;
   /** Why it failed: the error's code (IMAGE_CORRUPT, IMAGE_EMPTY, ...) and message. */
   error?: { code: string; message: string };
@@ -48,11 +52,13 @@ export interface BatchSummary {
   edited: number;
   skipped: number;
   failed: number;
+  /** Inputs whose request the model cannot do: left unedited, nothing written. */
+  unsupported: number;
   /** Inputs not reached because the run was interrupted. */
   notDone: number;
   interrupted: boolean;
   seconds: number;
-  /** 0: all edited or skipped; 3: some failed; 4: all failed; 130: interrupted. */
+  /** 0: all edited or skipped; 3: some failed or not supported; 4: none edited; 130: interrupted. */
   exitCode: number;
 }
 
@@ -175,6 +181,16 @@ export async function writeAtomic(path: string, bytes: Uint8Array): Promise<void
   }
 }
 
+/** Whether `path` starts as a PNG, JPEG or WebP does (what mgie writes), complete or not. */
+async function looksLikeImage(path: string): Promise<boolean> {
+  const head = Buffer.alloc(12);
+  const f = await open(path, "r").catch(() => null);
+  if (!f) return false;
+  await f.read(head, 0, 12, 0).finally(() => f.close());
+  const ascii = (from: number, to: number) => head.subarray(from, to).toString("latin1");
+  return ascii(0, 8) === "\x89PNG\r\n\x1a\n" || (head[0] === 0xff && head[1] === 0xd8) || (ascii(0, 4) === "RIFF" && ascii(8, 12) === "WEBP");
+}
+
 /** Whether `path` holds a complete image that decodes (an earlier run's output). */
 async function isCompleteImage(path: string): Promise<boolean> {
   try {
@@ -210,7 +226,7 @@ export async function runBatch(editor: MgieEditor, jobs: readonly BatchJob[], op
   const started = performance.now();
   const batchSize = options.batchSize ?? 4;
   const signal = options.signal;
-  const counts = { edited: 0, skipped: 0, failed: 0 };
+  const counts = { edited: 0, skipped: 0, failed: 0, unsupported: 0 };
   let done = 0;
   if (options.report) {
     await mkdir(dirname(resolve(options.report)), { recursive: true });
@@ -247,6 +263,10 @@ export async function runBatch(editor: MgieEditor, jobs: readonly BatchJob[], op
         await emit({ input: job.image, output: job.output, status: "skipped", reason: "the output exists (--overwrite redoes it)" });
         return null;
       }
+      // A broken image there (an earlier output cut short) is redone; some other file is never overwritten without --overwrite.
+      if (!options.overwrite && (await stat(job.output).catch(() => null)) && !(await looksLikeImage(job.output))) {
+        throw new MgieError("OUTPUT_EXISTS", `'${job.output}' exists and is not an image: move it away, or give --overwrite to replace it`);
+      }
       checkInstruction(job.instruction);
       const photo = await readPhoto(job.image);
       let mask: RgbImage | undefined;
@@ -266,6 +286,17 @@ export async function runBatch(editor: MgieEditor, jobs: readonly BatchJob[], op
   };
 
   const save = async (item: Ready, r: EditResult): Promise<void> => {
+    if (r.unsupported !== null) {
+      await emit({
+        input: item.job.image,
+        output: item.job.output,
+        status: "unsupported",
+        expressiveInstruction: r.expressiveInstruction,
+        ...(r.confidence !== null ? { confidence: r.confidence } : {}),
+        reason: r.unsupported,
+      });
+      return;
+    }
     try {
       await writeAtomic(item.job.output, await encodeImage(r.image, item.format, { quality: options.quality, icc: item.photo.icc }));
     } catch (e) {
@@ -277,6 +308,7 @@ export async function runBatch(editor: MgieEditor, jobs: readonly BatchJob[], op
       output: item.job.output,
       status: "edited",
       expressiveInstruction: r.expressiveInstruction,
+      ...(r.confidence !== null ? { confidence: r.confidence } : {}),
       orientation: r.orientation,
       width: r.image.width,
       height: r.image.height,
@@ -326,7 +358,8 @@ export async function runBatch(editor: MgieEditor, jobs: readonly BatchJob[], op
     }
   }
   const total = jobs.length;
-  const exitCode = interrupted ? EXIT_INTERRUPTED : counts.failed === 0 ? EXIT_OK : counts.edited + counts.skipped === 0 ? EXIT_ALL_FAILED : EXIT_SOME_FAILED;
+  const notEdited = counts.failed + counts.unsupported;
+  const exitCode = interrupted ? EXIT_INTERRUPTED : notEdited === 0 ? EXIT_OK : counts.edited + counts.skipped === 0 ? EXIT_ALL_FAILED : EXIT_SOME_FAILED;
   return { total, ...counts, notDone: total - done, interrupted, seconds: (performance.now() - started) / 1000, exitCode };
 }
 
@@ -334,6 +367,7 @@ export async function runBatch(editor: MgieEditor, jobs: readonly BatchJob[], op
 export function summaryText(s: BatchSummary, outDir?: string): string {
   const rate = s.seconds > 0 ? (s.edited / s.seconds).toFixed(1) : "0.0";
   const parts = [`edited ${s.edited} images`, `skipped ${s.skipped} (already done)`, `failed ${s.failed}`];
+  if (s.unsupported > 0) parts.push(`not supported ${s.unsupported} (left as they were)`);
   const where = outDir ? ` into ${outDir}` : "";
   const stopped = s.interrupted ? `; interrupted, ${s.notDone} not done (run the same command again to finish)` : "";
   return `${parts.join(", ")} of ${s.total} in ${s.seconds.toFixed(1)} s (${rate} edits/s)${where}${stopped}`;

@@ -5,11 +5,16 @@ import { DEFAULT_PHOTO_DIR } from "../data/photos.js";
 import { SynthEditPool } from "../data/pool.js";
 import { contactSheet, pickBalanced, type SheetItem } from "../data/preview.js";
 import { SPLITS, type Split, TEST_SPLIT_SIZE } from "../data/splits.js";
-import { DEFAULT_RES, GENERATOR_VERSION, SynthEdit } from "../data/synthedit.js";
+import { DEFAULT_RES, GENERATOR_VERSION, GENERATOR_VERSIONS, type GeneratorVersion, SynthEdit } from "../data/synthedit.js";
 import { MgieEditor } from "../pipeline/editor.js";
 import { addParamOptions } from "./paramOptions.js";
 import { wholeNumber } from "./parse.js";
 import { progressBar } from "./progress.js";
+
+const generatorOption = () =>
+  new Option("--generator <version>", "generator version: synthedit-2 (people's wording, held out by split) or synthedit-1 (the fixed test split's)")
+    .choices(GENERATOR_VERSIONS)
+    .default(GENERATOR_VERSION);
 
 const splitOption = () =>
   new Option("--split <split>", "which split: train, validation or test (disjoint seeds and photo packages)").choices(SPLITS).default("train");
@@ -21,6 +26,7 @@ export function dataCommand(): Command {
     .command("generate")
     .description("generate examples of a split into a dataset folder (NumPy shards + index.jsonl, see docs/DATA.md)")
     .addOption(splitOption())
+    .addOption(generatorOption())
     .option("--count <n>", `number of examples (default: ${TEST_SPLIT_SIZE} for the fixed test split, else required)`, wholeNumber("--count"))
     .option("--start <i>", "index of the first example in the split", wholeNumber("--start"), 0)
     .option("--res <px>", "image side in pixels (32-1024)", wholeNumber("--res"), DEFAULT_RES)
@@ -28,22 +34,34 @@ export function dataCommand(): Command {
     .option("--photos <dir>", "folder of imported photos", DEFAULT_PHOTO_DIR)
     .option("--workers <n>", "generator threads (default: one per core)", wholeNumber("--workers"))
     .requiredOption("--out <dir>", "output folder (created if missing; existing shards are overwritten)")
-    .action(async (o: { split: Split; count?: number; start: number; res: number; shardSize: number; photos: string; workers?: number; out: string }) => {
-      const count = o.count ?? (o.split === "test" ? TEST_SPLIT_SIZE : undefined);
-      if (count === undefined) throw new CommanderArgError("--count is required for the train and validation splits");
-      if (o.workers !== undefined && (o.workers < 1 || o.workers > 64)) throw new CommanderArgError("--workers must be from 1 to 64");
-      const source = await SynthEditPool.create({ res: o.res, photoDir: o.photos, workers: o.workers });
-      const bar = progressBar(`${o.split}`, count);
-      const started = Date.now();
-      const meta = await writeDataset(source, o.out, { split: o.split, count, start: o.start, shardSize: o.shardSize, onProgress: bar.update }).finally(() =>
-        source.close(),
-      );
-      bar.stop();
-      const secs = (Date.now() - started) / 1000;
-      console.log(
-        `wrote ${meta.count} ${meta.split} examples at ${meta.res}x${meta.res} to ${o.out} in ${secs.toFixed(1)} s (${(meta.count / secs).toFixed(1)} examples/s)`,
-      );
-    });
+    .action(
+      async (o: {
+        split: Split;
+        generator: GeneratorVersion;
+        count?: number;
+        start: number;
+        res: number;
+        shardSize: number;
+        photos: string;
+        workers?: number;
+        out: string;
+      }) => {
+        const count = o.count ?? (o.split === "test" ? TEST_SPLIT_SIZE : undefined);
+        if (count === undefined) throw new CommanderArgError("--count is required for the train and validation splits");
+        if (o.workers !== undefined && (o.workers < 1 || o.workers > 64)) throw new CommanderArgError("--workers must be from 1 to 64");
+        const source = await SynthEditPool.create({ res: o.res, photoDir: o.photos, workers: o.workers, generator: o.generator });
+        const bar = progressBar(`${o.split}`, count);
+        const started = Date.now();
+        const meta = await writeDataset(source, o.out, { split: o.split, count, start: o.start, shardSize: o.shardSize, onProgress: bar.update }).finally(() =>
+          source.close(),
+        );
+        bar.stop();
+        const secs = (Date.now() - started) / 1000;
+        console.log(
+          `wrote ${meta.count} ${meta.split} examples at ${meta.res}x${meta.res} to ${o.out} in ${secs.toFixed(1)} s (${(meta.count / secs).toFixed(1)} examples/s)`,
+        );
+      },
+    );
 
   const preview = data
     .command("preview")

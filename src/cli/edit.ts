@@ -1,14 +1,15 @@
-import { rmSync } from "node:fs";
-import { stat } from "node:fs/promises";
+import { constants, rmSync } from "node:fs";
+import { access, mkdir, stat } from "node:fs/promises";
 import { availableParallelism } from "node:os";
-import { resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { Command, InvalidArgumentError as CommanderArgError } from "commander";
 import { type EditParams, resolveEditParams } from "../core/params.js";
-import { InvalidArgumentError } from "../errors.js";
+import { InvalidArgumentError, MgieError } from "../errors.js";
 import { encodeImage, formatFromPath, type ImageFormat } from "../image/io.js";
 import { modelDefaults } from "../models/modelDir.js";
 import { DEFAULT_MODEL_DIR, type EditResult, MgieEditor } from "../pipeline/editor.js";
-import { batchJobs, EXIT_INTERRUPTED, inFlightTemps, outputFor, runBatch, summaryText, writeAtomic } from "./batch.js";
+import { SUPPORTED_EDITS } from "../pipeline/unsupported.js";
+import { batchJobs, EXIT_INTERRUPTED, EXIT_UNSUPPORTED, inFlightTemps, outputFor, runBatch, summaryText, writeAtomic } from "./batch.js";
 import { addParamOptions, paramValues } from "./paramOptions.js";
 import { wholeNumber } from "./parse.js";
 import { progressBar } from "./progress.js";
@@ -26,11 +27,48 @@ interface EditCliOptions {
   suffix?: string;
   format?: ImageFormat;
   overwrite?: boolean;
+  force?: boolean;
   report?: string;
 }
 
 async function save(r: EditResult, path: string, quality?: number): Promise<void> {
-  await writeAtomic(path, await encodeImage(r.image, formatFromPath(path), { quality, icc: r.icc }));
+  const bytes = await encodeImage(r.image, formatFromPath(path), { quality, icc: r.icc });
+  await writeAtomic(path, bytes).catch((cause: unknown) => {
+    throw new MgieError("OUTPUT", `cannot write '${path}': ${reasonOf(cause)}; give another -o`, { cause });
+  });
+}
+
+/** A file-system error in a few words (its code and path are in the message already). */
+function reasonOf(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  const words: Record<string, string> = {
+    EACCES: "permission denied",
+    EPERM: "not permitted",
+    EROFS: "the file system is read-only",
+    ENOTDIR: "a part of the path is a file, not a folder",
+    EEXIST: "a part of the path is a file, not a folder",
+    EISDIR: "it is a folder",
+    ENOSPC: "the disk is full",
+  };
+  return (e.code && words[e.code]) ?? e.message;
+}
+
+/**
+ * Refuses, before the model loads, an output that is the input, that exists (without --force), or
+ * whose folder cannot be made or written: each in one line.
+ */
+async function checkOutput(output: string, input: string, force: boolean | undefined): Promise<void> {
+  if (resolve(output) === resolve(input)) throw new InvalidArgumentError(`the output '${output}' is the input itself: give another -o`);
+  const existing = await stat(output).catch(() => null);
+  if (existing?.isDirectory()) throw new InvalidArgumentError(`the output '${output}' is a folder: give a file name such as ${join(output, "edited.png")}`);
+  if (existing && !force) throw new InvalidArgumentError(`'${output}' exists: give another -o, or --force to overwrite it`);
+  const dir = dirname(resolve(output));
+  try {
+    await mkdir(dir, { recursive: true });
+    await access(dir, constants.W_OK);
+  } catch (cause) {
+    throw new MgieError("OUTPUT", `cannot write '${output}': ${reasonOf(cause)}; give another -o`, { cause });
+  }
 }
 
 function imageFormat(value: string): ImageFormat {
@@ -86,12 +124,21 @@ async function runBatchCommand(editor: MgieEditor, input: string, instruction: s
   process.exitCode = summary.exitCode;
 }
 
+/** A request the model cannot do: nothing is written, the reason and what mgie can do are printed, exit status 5. */
+function refuse(r: EditResult, json: boolean | undefined): void {
+  if (json) console.log(JSON.stringify({ unsupported: r.unsupported, expressiveInstruction: r.expressiveInstruction, confidence: r.confidence }));
+  console.error(`mgie: not done: ${r.unsupported} (the model answered "${r.expressiveInstruction}"). Nothing was written.`);
+  console.error(`mgie can edit: ${SUPPORTED_EDITS}.`);
+  process.exitCode = EXIT_UNSUPPORTED;
+}
+
 function report(r: EditResult, output: string, json: boolean | undefined): void {
   if (json) {
     console.log(
       JSON.stringify({
         output,
         expressiveInstruction: r.expressiveInstruction,
+        confidence: r.confidence,
         orientation: r.orientation,
         width: r.image.width,
         height: r.image.height,
@@ -100,7 +147,7 @@ function report(r: EditResult, output: string, json: boolean | undefined): void 
     );
     return;
   }
-  console.log(`expressive instruction: ${r.expressiveInstruction}`);
+  console.log(`expressive instruction: ${r.expressiveInstruction}${r.confidence !== null ? ` (confidence ${r.confidence.toFixed(2)})` : ""}`);
   console.log(`wrote ${output} (${r.image.width}x${r.image.height})`);
   console.log(
     `timings: ${Object.entries(r.timings)
@@ -133,6 +180,7 @@ export function editCommand(): Command {
       "the outputs' format, png, jpeg or webp, where -o does not name a file (default: the input's format where mgie writes it, else png)",
       imageFormat,
     )
+    .option("--force", "single edit: overwrite the output file if it exists (never the input)")
     .option("--overwrite", "batch: redo inputs whose output already exists (default: skip them, so an interrupted run resumes)")
     .option(
       "--report <file.jsonl>",
@@ -152,14 +200,17 @@ Exit status: 0 every input edited (or skipped as already done); 1 bad arguments;
     .action(async (input: string, instruction: string | undefined, o: EditCliOptions & Record<string, unknown>) => {
       const st = await stat(input).catch(() => null);
       if (!st) throw new InvalidArgumentError(`cannot read '${input}': no such file or folder`);
-      const editor = await MgieEditor.load(o.model, { threads: o.threads });
-      const options = paramValues(o, "edit");
       const single = st.isFile() && !input.endsWith(".jsonl");
+      // What can be checked without the model is checked before it loads.
+      const output = single ? (o.out ?? outputFor(input, undefined, "-edited", o.format)) : "";
       if (single) {
         if (instruction === undefined) throw new CommanderArgError('give the instruction, e.g. mgie edit photo.jpg "make it brighter"');
-        const output = o.out ?? outputFor(input, undefined, "-edited", o.format);
         formatFromPath(output);
-        if (resolve(output) === resolve(input)) throw new InvalidArgumentError(`the output '${output}' is the input itself: give another -o`);
+        await checkOutput(output, input, o.force);
+      }
+      const editor = await MgieEditor.load(o.model, { threads: o.threads });
+      const options = paramValues(o, "edit");
+      if (single && instruction !== undefined) {
         let bar: ReturnType<typeof progressBar> | null = null;
         const onProgress = (p: { step?: number; steps?: number }) => {
           if (o.json || !p.step || !p.steps) return;
@@ -167,6 +218,10 @@ Exit status: 0 every input edited (or skipped as already done); 1 bad arguments;
           bar.update(p.step);
         };
         const r = await editor.edit(input, instruction, { ...options, fullSize: !o.modelResolution, mask: o.mask, onProgress }).finally(() => bar?.stop());
+        if (r.unsupported !== null) {
+          refuse(r, o.json);
+          return;
+        }
         await save(r, output, o.quality);
         report(r, output, o.json);
         return;

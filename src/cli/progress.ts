@@ -24,3 +24,22 @@ export function progressBar(label: string, total: number): { update: (done: numb
     },
   };
 }
+
+/** One bar per task of a run of several (a model's evaluation, its α_V sweep, …): a new bar whenever the task changes. */
+export function taskBars(): { update: (task: string, done: number, total: number) => void; stop: () => void } {
+  let bar: ReturnType<typeof progressBar> | null = null;
+  let current = "";
+  return {
+    update(task, done, total) {
+      if (task !== current) {
+        bar?.stop();
+        bar = progressBar(task, total);
+        current = task;
+      }
+      bar!.update(done);
+    },
+    stop() {
+      bar?.stop();
+    },
+  };
+}

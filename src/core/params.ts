@@ -62,12 +62,23 @@ export const MAX_INSTRUCTION_CHARS = 1000;
 
 const SAY_WHAT = 'say what to change, e.g. "make it brighter"';
 
-/** The instruction of an edit: some text, at most MAX_INSTRUCTION_CHARS characters. */
+/** Characters as JSON Schema's maxLength counts them (code points, so an emoji is one, not two UTF-16 units). */
+const characters = (s: string) => [...s].length;
+
+/**
+ * The instruction of an edit: some text, at most MAX_INSTRUCTION_CHARS characters. The model's own
+ * limit, in its tokens, is checked on top by the editor (MgieEditor.checkInstruction).
+ */
 export const InstructionSchema = z
   .string({ error: (i) => (i.input === undefined ? `instruction is missing: ${SAY_WHAT}` : "instruction must be text") })
-  .refine((s) => s.trim().length > 0, { error: `instruction is empty: ${SAY_WHAT}` })
-  .refine((s) => s.length <= MAX_INSTRUCTION_CHARS, { error: (i) => `instruction is ${String(i.input).length} characters; at most ${MAX_INSTRUCTION_CHARS}` })
-  .meta({ description: "what to change, in plain words" });
+  .regex(/\S/, { error: `instruction is empty: ${SAY_WHAT}` })
+  .refine((s) => characters(s) <= MAX_INSTRUCTION_CHARS, {
+    error: (i) => `instruction is ${characters(String(i.input))} characters; at most ${MAX_INSTRUCTION_CHARS}`,
+  })
+  .meta({
+    description: `what to change, in plain words: at most ${MAX_INSTRUCTION_CHARS} characters, and at most what the model takes in its own tokens (a 400 says so)`,
+    maxLength: MAX_INSTRUCTION_CHARS,
+  });
 
 /** The instruction, checked (InvalidArgumentError when empty or too long). */
 export function checkInstruction(text: unknown): string {

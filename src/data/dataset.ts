@@ -5,10 +5,10 @@ import { z } from "zod";
 import { DataFormatError, InvalidArgumentError } from "../errors.js";
 import { fromUint8, type RgbImage } from "../image/raster.js";
 import type { EncodedExample } from "./encode.js";
+import { expressiveCatalogue } from "./language/expressive.js";
 import { npyHeader, parseNpy } from "./npy.js";
 import type { ExampleSource } from "./pool.js";
 import { MAX_SPLIT_SIZE, SPLITS, type Split } from "./splits.js";
-import { GENERATOR_VERSION } from "./synthedit.js";
 
 /**
  * A SynthEdit dataset on disk (documented in docs/DATA.md):
@@ -17,6 +17,7 @@ import { GENERATOR_VERSION } from "./synthedit.js";
  *   shards/NNNNN-input.npy   uint8 [n, res, res, 3]
  *   shards/NNNNN-target.npy  uint8 [n, res, res, 3]
  *   shards/NNNNN-mask.npy    uint8 [n, res, res], 1 where the edit may change pixels
+ *   expressive.json          every expressive instruction the generator gives (what a trained model may say)
  * Plain NumPy files and JSON, so PyTorch code reads it with numpy alone.
  */
 export const DATASET_FORMAT = "synthedit-dataset-1";
@@ -102,7 +103,7 @@ export async function writeDataset(source: ExampleSource, dir: string, options: 
   }
   const meta: DatasetMeta = {
     format: DATASET_FORMAT,
-    generator: GENERATOR_VERSION,
+    generator: source.generator,
     split,
     start,
     count,
@@ -112,6 +113,7 @@ export async function writeDataset(source: ExampleSource, dir: string, options: 
     shards,
   };
   await writeFile(join(dir, "index.jsonl"), `${index.join("\n")}\n`);
+  await writeFile(join(dir, "expressive.json"), `${JSON.stringify(expressiveCatalogue())}\n`);
   await writeFile(join(dir, "dataset.json"), `${JSON.stringify(meta, null, 2)}\n`);
   return meta;
 }

@@ -1,5 +1,6 @@
 import type { Rng } from "../core/rng.js";
 import type { RgbImage } from "../image/raster.js";
+import type { EditRequest } from "./language/request.js";
 import type { CropRef, PhotoLibrary } from "./photos.js";
 import type { SceneObject } from "./scene/objects.js";
 import type { Split } from "./splits.js";
@@ -21,6 +22,8 @@ export interface GeneratedEdit {
   kind: EditKind;
   op: string;
   params: Record<string, string | number | boolean>;
+  /** What the instruction asks for, as data (the language side words it: language/phrase.ts). */
+  request: EditRequest;
   /** The instruction as a person would say it. */
   instruction: string;
   /** The concise, unambiguous instruction a model should derive (under 32 tokens). */
@@ -39,6 +42,8 @@ export interface EditExample extends GeneratedEdit {
   split: Split;
   index: number;
   seed: number;
+  /** synthedit-2: whether the instruction uses wording only its split has (see language/wording.ts). */
+  heldOutWording?: boolean;
 }
 
 export interface EditContext {

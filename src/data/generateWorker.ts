@@ -1,11 +1,11 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { encodeExample } from "./encode.js";
 import type { Split } from "./splits.js";
-import { SynthEdit } from "./synthedit.js";
+import { type GeneratorVersion, SynthEdit } from "./synthedit.js";
 
 /** A worker thread of SynthEditPool: generates the examples it is asked for and sends back their bytes. */
-const { res, photoDir } = workerData as { res: number; photoDir?: string };
-const ready = SynthEdit.create({ res, photoDir });
+const { res, photoDir, generator } = workerData as { res: number; photoDir?: string; generator: GeneratorVersion };
+const ready = SynthEdit.create({ res, photoDir, generator });
 
 parentPort!.on("message", async (msg: { id: number; split: Split; index: number }) => {
   try {

@@ -4,11 +4,12 @@ import { MgieError } from "../errors.js";
 import { type EncodedExample, encodeExample } from "./encode.js";
 import type { PhotoManifest } from "./photos.js";
 import type { Split } from "./splits.js";
-import { SynthEdit } from "./synthedit.js";
+import { type GeneratorVersion, SynthEdit } from "./synthedit.js";
 
 /** Something that produces stored examples by split and index: one generator, or a pool of them. */
 export interface ExampleSource {
   readonly res: number;
+  readonly generator: GeneratorVersion;
   readonly photoManifest: PhotoManifest;
   /** How many examples are worth requesting at once. */
   readonly concurrency: number;
@@ -20,6 +21,7 @@ export interface ExampleSource {
 export function singleThreadSource(gen: SynthEdit): ExampleSource {
   return {
     res: gen.res,
+    generator: gen.generator,
     photoManifest: gen.photos.manifest,
     concurrency: 1,
     encoded: async (split, index) => encodeExample(await gen.example(split, index)),
@@ -52,18 +54,22 @@ export class SynthEditPool implements ExampleSource {
     }
   }
 
-  static async create(options: { res?: number; photoDir?: string; workers?: number } = {}): Promise<SynthEditPool> {
+  static async create(options: { res?: number; photoDir?: string; workers?: number; generator?: GeneratorVersion } = {}): Promise<SynthEditPool> {
     const gen = await SynthEdit.create(options);
     const n = Math.max(1, options.workers ?? availableParallelism());
     const workers = Array.from(
       { length: n },
-      () => new Worker(new URL("./generateWorker.js", import.meta.url), { workerData: { res: gen.res, photoDir: options.photoDir } }),
+      () => new Worker(new URL("./generateWorker.js", import.meta.url), { workerData: { res: gen.res, photoDir: options.photoDir, generator: gen.generator } }),
     );
     return new SynthEditPool(gen, workers);
   }
 
   get res(): number {
     return this.gen.res;
+  }
+
+  get generator(): GeneratorVersion {
+    return this.gen.generator;
   }
 
   get photoManifest(): PhotoManifest {

@@ -1,7 +1,7 @@
 import type { EditParams } from "../core/params.js";
 import type { EditExample } from "../data/example.js";
 import type { Split } from "../data/splits.js";
-import { SynthEdit } from "../data/synthedit.js";
+import { type GeneratorVersion, SynthEdit } from "../data/synthedit.js";
 import { type Efficiency, measureEfficiency } from "./efficiency.js";
 import { type GalleryRow, renderGallery } from "./gallery.js";
 import { finiteMean, l1, maskedL1, psnr, ssim } from "./metrics.js";
@@ -13,6 +13,8 @@ import { sweepTradeoff, type TradeoffPoint } from "./tradeoff.js";
 export type EvalOptions = Pick<EditParams, "steps" | "changeThreshold" | "regionThreshold"> & {
   models: string[];
   split: Split;
+  /** The generator version of the examples (default synthedit-1, the fixed test split's). */
+  generator?: GeneratorVersion;
   limit: number;
   seed: number;
   batchSize: number;
@@ -184,7 +186,7 @@ function score(out: EditExample["input"], ex: EditExample, expressive: string | 
  */
 export async function evaluate(o: EvalOptions): Promise<EvalRun> {
   const models = await loadModels(o.models);
-  const gen = await SynthEdit.create({ res: models[0].editor.manifest.resolution });
+  const gen = await SynthEdit.create({ res: models[0].editor.manifest.resolution, generator: o.generator ?? "synthedit-1" });
   const examples: EditExample[] = [];
   for (let i = 0; i < o.limit; i++) examples.push(await gen.example(o.split, i));
   const settings = { steps: o.steps, seed: o.seed, batchSize: o.batchSize, changeThreshold: o.changeThreshold, regionThreshold: o.regionThreshold };

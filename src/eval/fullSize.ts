@@ -86,7 +86,7 @@ export interface FullSizeReport {
 export async function evaluateFullSize(o: FullSizeOptions): Promise<FullSizeReport> {
   const editor = await MgieEditor.load(o.model, { fit: o.fit, grid: o.grid });
   const res = editor.manifest.resolution;
-  const gen = await SynthEdit.create({ res: o.res, photoDir: o.photoDir });
+  const gen = await SynthEdit.create({ res: o.res, photoDir: o.photoDir, generator: "synthedit-1" });
   const [width, height] = cropSize(o.res, ASPECTS[o.aspect]);
   const rows: {
     kind: EditKind;

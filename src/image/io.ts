@@ -83,6 +83,53 @@ export async function readImage(input: string | Uint8Array, options: ReadImageOp
 
 /** Like readImage, and also what the input was and its colour profile, to write the edit back alike. */
 export async function readPhoto(input: string | Uint8Array, options: ReadImageOptions = {}): Promise<Photo> {
+  const { bytes, meta, format, label, maxPixels } = await inspect(input, options);
+  let image: RgbImage;
+  try {
+    let pipeline = sharp(bytes, { limitInputPixels: maxPixels, failOn: "truncated" }).rotate().flatten({ background: "#ffffff" });
+    // sharp converts a 16-bit image with a profile to Display P3, not sRGB: bring it to sRGB explicitly.
+    if (meta.icc && meta.space === "rgb16") pipeline = pipeline.withIccProfile("srgb", { attach: false });
+    const { data, info } = await pipeline.toColourspace("srgb").removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3 || data.length !== info.width * info.height * 3) throw new Error(`decoded to ${info.channels} channels of ${data.length} bytes`);
+    image = fromUint8(info.width, info.height, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  } catch (cause) {
+    throw decodeError(cause, format, label);
+  }
+  const icc = meta.icc && isRgbProfile(meta.icc) ? Buffer.from(meta.icc) : null;
+  return { image, icc, format, width: image.width, height: image.height };
+}
+
+/**
+ * Checks an image as readImage would (the same errors) without keeping it: the pixels are decoded
+ * as a stream and only summed, so a 4096x4096 upload takes a few MB rather than its 250 MB RGB copy.
+ * A server checks uploads with it before it accepts them.
+ */
+export async function verifyImage(input: string | Uint8Array, options: ReadImageOptions = {}): Promise<{ format: string; width: number; height: number }> {
+  const { bytes, meta, format, label, maxPixels } = await inspect(input, options);
+  try {
+    await sharp(bytes, { limitInputPixels: maxPixels, failOn: "truncated", sequentialRead: true }).stats();
+  } catch (cause) {
+    throw decodeError(cause, format, label);
+  }
+  return { format, width: meta.width ?? 0, height: meta.height ?? 0 };
+}
+
+function decodeError(cause: unknown, format: string, label: string): ImageInputError {
+  // The prebuilt libvips reads AVIF but has no HEVC decoder: libheif then reports an unsupported codec.
+  if (format === "heic" && /unsupported/i.test(errorText(cause))) {
+    return new ImageInputError(
+      "IMAGE_FORMAT",
+      `${label} is a HEIC (HEVC-coded HEIF) image, which this build cannot decode; supported formats are ${supportedText()}`,
+      {
+        cause,
+      },
+    );
+  }
+  return new ImageInputError("IMAGE_CORRUPT", `${label} could not be decoded: it looks corrupt or truncated (${errorText(cause)})`, { cause });
+}
+
+/** The checks before decoding: bytes, format, size limits. */
+async function inspect(input: string | Uint8Array, options: ReadImageOptions) {
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
   const label = typeof input === "string" ? `'${input}'` : "the image data";
@@ -120,21 +167,7 @@ export async function readPhoto(input: string | Uint8Array, options: ReadImageOp
     throw new ImageInputError("IMAGE_TOO_LARGE", `${label} is ${w}x${h} = ${w * h} pixels, over the limit of ${maxPixels}; downscale it first`);
   }
 
-  let image: RgbImage;
-  try {
-    let pipeline = sharp(bytes, { limitInputPixels: maxPixels, failOn: "truncated" }).rotate().flatten({ background: "#ffffff" });
-    // sharp converts a 16-bit image with a profile to Display P3, not sRGB: bring it to sRGB explicitly.
-    if (meta.icc && meta.space === "rgb16") pipeline = pipeline.withIccProfile("srgb", { attach: false });
-    const { data, info } = await pipeline.toColourspace("srgb").removeAlpha().raw().toBuffer({ resolveWithObject: true });
-    if (info.channels !== 3 || data.length !== info.width * info.height * 3) throw new Error(`decoded to ${info.channels} channels of ${data.length} bytes`);
-    image = fromUint8(info.width, info.height, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-  } catch (cause) {
-    // The prebuilt libvips reads AVIF but has no HEVC decoder: libheif then reports an unsupported codec.
-    if (format === "heic" && /unsupported/i.test(errorText(cause))) throw unsupported("a HEIC (HEVC-coded HEIF) image", cause);
-    throw new ImageInputError("IMAGE_CORRUPT", `${label} could not be decoded: it looks corrupt or truncated (${errorText(cause)})`, { cause });
-  }
-  const icc = meta.icc && isRgbProfile(meta.icc) ? Buffer.from(meta.icc) : null;
-  return { image, icc, format, width: image.width, height: image.height };
+  return { bytes, meta, format, label, maxPixels };
 }
 
 /** The format an image's first bytes announce, for naming one sharp cannot read; null when unknown. */

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { readFile, stat } from "node:fs/promises";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { z } from "zod";
 import { type ModelDefaults, paramSchema } from "../core/params.js";
 import { MgieError } from "../errors.js";
@@ -36,6 +36,17 @@ export const ManifestSchema = z.object({
     })
     .nullable(),
   text_encoder: z.object({ max_len: z.number().int().positive() }).nullable(),
+  /** The frozen sentence encoder every model reads the instruction with (a folder shared by the models);
+   * models exported before it read the instruction as BPE tokens and have none. */
+  instruction_encoder: z
+    .object({ format: z.literal("mgie-minilm-1"), path: z.string(), dim: z.number().int().positive(), max_tokens: z.number().int().positive() })
+    .nullable()
+    .default(null),
+  /** Every expressive instruction the model was trained to give: decoding is held to these (absent: unconstrained). */
+  expressive: z
+    .object({ file: z.string(), sha256: z.string().regex(/^[0-9a-f]{64}$/), count: z.number().int().positive() })
+    .nullable()
+    .default(null),
   condition: z.object({ length: z.number().int().positive(), dim: z.number().int().positive() }),
   diffusion: z.object({
     train_steps: z.number().int().positive(),
@@ -45,6 +56,8 @@ export const ManifestSchema = z.object({
     prediction: z.enum(["epsilon", "v", "sample"]),
     /** The model diffuses the change (target latent - input latent); the input latent is added back at the end. */
     residual: z.boolean().default(false),
+    /** The change is added to the input as the orientation head turns it (the UNet is left only the colour part). */
+    oriented_residual: z.boolean().default(false),
     /** Decode the change: output = input + D(z_edited) - D(z_input), so the VAE's error cancels where nothing changes. */
     residual_decode: z.boolean().default(false),
     // The model's defaults of the edit parameters (EDIT_PARAMETERS says what each means and its range).
@@ -82,7 +95,7 @@ export function requiredComponents(m: Manifest): string[] {
   const base = ["vae_encoder", "vae_decoder", "unet", ...(m.components.orientation_head ? ["orientation_head"] : [])];
   if (m.variant === "inspix2pix") return [...base, "text_encoder"];
   const region = m.components.region_head || m.diffusion.region_threshold > 0 ? ["region_head"] : [];
-  return [...base, ...(m.mllm?.vision ? ["prefix"] : []), "embed", "lm", "edit_head", ...region];
+  return [...base, ...(m.mllm?.vision ? ["prefix"] : []), "embed", ...(m.instruction_encoder ? ["instruction"] : []), "lm", "edit_head", ...region];
 }
 
 export class ModelDirError extends MgieError {
@@ -96,11 +109,16 @@ export interface ModelDir {
   dir: string;
   manifest: Manifest;
   tokenizer: Tokenizer;
+  /** Every expressive instruction the model was trained to give (null for a model without the list). */
+  expressive: string[] | null;
+  /** The folder of the shared instruction encoder (null for a model that reads BPE tokens). */
+  instructionEncoderDir: string | null;
   /** Bytes of each ONNX component, checked against the manifest's size and sha256. */
   files: Record<string, Uint8Array>;
 }
 
-async function readChecked(dir: string, file: string, bytes: number | null, sha256: string, what: string): Promise<Buffer> {
+/** The bytes of `dir`/`file`, checked against the manifest's size (unless null) and sha256; `what` names the file in errors. */
+export async function readChecked(dir: string, file: string, bytes: number | null, sha256: string, what: string): Promise<Buffer> {
   const path = join(dir, file);
   let data: Buffer;
   try {
@@ -176,6 +194,7 @@ export async function loadModelDir(dir: string): Promise<ModelDir> {
       return readChecked(dir, c.file, c.bytes, c.sha256, `component '${name}'`);
     }),
     readChecked(dir, manifest.tokenizer.file, null, manifest.tokenizer.sha256, "tokenizer"),
+    ...(manifest.expressive ? [readChecked(dir, manifest.expressive.file, null, manifest.expressive.sha256, "list of expressive instructions")] : []),
   ]);
   const failed = read.find((r) => r.status === "rejected");
   if (failed) throw failed.reason;
@@ -186,5 +205,19 @@ export async function loadModelDir(dir: string): Promise<ModelDir> {
   if (manifest.mllm && tokenizer.numImgTokens !== manifest.mllm.num_img_tokens) {
     throw new ModelDirError(`the tokenizer has ${tokenizer.numImgTokens} [IMG] tokens, the manifest ${manifest.mllm.num_img_tokens}`);
   }
-  return { dir, manifest, tokenizer, files };
+  let expressive: string[] | null = null;
+  if (manifest.expressive) {
+    const list = z
+      .array(z.string().min(1))
+      .min(1)
+      .safeParse(JSON.parse(data[names.length + 1].toString("utf8")));
+    if (!list.success || list.data.length !== manifest.expressive.count) {
+      throw new ModelDirError(
+        `${join(dir, manifest.expressive.file)} is not the list of ${manifest.expressive.count} expressive instructions the manifest names`,
+      );
+    }
+    expressive = list.data;
+  }
+  const instructionEncoderDir = manifest.instruction_encoder ? resolve(dir, manifest.instruction_encoder.path) : null;
+  return { dir, manifest, tokenizer, files, expressive, instructionEncoderDir };
 }

@@ -5,13 +5,15 @@ import { Rng } from "../core/rng.js";
 import { InvalidArgumentError, MgieError } from "../errors.js";
 import { DEFAULT_FIT, type ImageInput, ImageProcessor, type ModelFit } from "../image/processor.js";
 import type { RgbImage } from "../image/raster.js";
-import { type Imagination, Mllm } from "../models/mllm.js";
+import { ExpressiveTrie } from "../models/expressiveTrie.js";
+import { MiniLM } from "../models/minilm.js";
+import { type Imagination, type InstructionInput, Mllm } from "../models/mllm.js";
 import { loadModelDir, type Manifest, type ModelDir, modelDefaults } from "../models/modelDir.js";
 import { bool, concatFloat32, createSession, f32, i64, run } from "../models/onnx.js";
 import type { Tokenizer } from "../models/tokenizer.js";
 import { type ColorGridOptions, DEFAULT_COLOR_GRID } from "../render/colorGrid.js";
 import { keepGain } from "../render/keep.js";
-import { ORIENTATIONS, type Orientation } from "../render/orientation.js";
+import { ORIENTATIONS, type Orientation, orientPlanes } from "../render/orientation.js";
 import { RenderPool } from "../render/renderPool.js";
 import { toEpsilon } from "../schedulers/prediction.js";
 import { createScheduler } from "../schedulers/registry.js";
@@ -19,6 +21,7 @@ import type { Scheduler } from "../schedulers/scheduler.js";
 import { keepSignificantChanges } from "./changeThreshold.js";
 import { dualGuidance, guidanceGroups } from "./guidance.js";
 import { keepInsideRegion } from "./region.js";
+import { unsupportedReason } from "./unsupported.js";
 
 function argmax(v: Float32Array): number {
   let best = 0;
@@ -65,6 +68,10 @@ export interface EditResult {
   icc: Buffer | null;
   /** What the model understood the instruction to mean (the instruction itself for InsPix2Pix). */
   expressiveInstruction: string;
+  /** Why the model did not edit (a request it cannot do): the image is returned as it was. Null when it edited. */
+  unsupported: string | null;
+  /** How sure the LM was of the expressive instruction: the geometric mean of its tokens' probabilities, 0-1 (null for InsPix2Pix). */
+  confidence: number | null;
   /** Milliseconds per stage; for a batch, each stage's time for the whole batch. */
   timings: Record<string, number>;
   /** The final latent before decoding, [C, h, w] (for debugging and parity checks). */
@@ -94,6 +101,8 @@ export class MgieEditor {
     readonly model: ModelDir,
     private readonly s: Record<string, InferenceSession>,
     private readonly mllm: Mllm | null,
+    /** The shared instruction encoder (null for a model that reads BPE tokens). */
+    private readonly encoder: MiniLM | null,
     fit: ModelFit,
     private readonly grid: ColorGridOptions,
   ) {
@@ -119,8 +128,14 @@ export class MgieEditor {
     );
     const sessions: Record<string, InferenceSession> = Object.fromEntries(entries);
     const m = model.manifest;
-    const mllm = m.mllm ? new Mllm(m.mllm, model.tokenizer, { prefix: sessions.prefix, embed: sessions.embed, lm: sessions.lm }) : null;
-    return new MgieEditor(model, sessions, mllm, options.fit ?? DEFAULT_FIT, options.grid ?? DEFAULT_COLOR_GRID);
+    const encoder = model.instructionEncoderDir ? await MiniLM.load(model.instructionEncoderDir, { threads: options.threads }) : null;
+    const instruction: InstructionInput | null =
+      encoder && m.instruction_encoder && sessions.instruction
+        ? { encoder, projection: sessions.instruction, maxTokens: m.instruction_encoder.max_tokens }
+        : null;
+    const trie = model.expressive ? new ExpressiveTrie(model.expressive, model.tokenizer) : null;
+    const mllm = m.mllm ? new Mllm(m.mllm, model.tokenizer, { prefix: sessions.prefix, embed: sessions.embed, lm: sessions.lm }, instruction, trie) : null;
+    return new MgieEditor(model, sessions, mllm, encoder, options.fit ?? DEFAULT_FIT, options.grid ?? DEFAULT_COLOR_GRID);
   }
 
   get manifest(): Manifest {
@@ -134,6 +149,23 @@ export class MgieEditor {
 
   get tokenizer(): Tokenizer {
     return this.model.tokenizer;
+  }
+
+  /**
+   * Refuses an instruction this model cannot take (empty, too long, or over its prompt in its own
+   * tokens) with an InvalidArgumentError, before any work: a server checks it before accepting an edit.
+   */
+  checkInstruction(instruction: string): void {
+    const text = checkInstruction(instruction);
+    this.mllm?.checkPrompt(text);
+    if (!this.mllm && this.encoder) this.statesLimit(text);
+  }
+
+  /** The word pieces InsPix2Pix reads of an instruction, refused above the model's limit. */
+  private statesLimit(instruction: string): void {
+    const max = this.manifest.instruction_encoder!.max_tokens;
+    const pieces = this.encoder!.tokenizer.encode(instruction.trim(), Number.MAX_SAFE_INTEGER).ids.length;
+    if (pieces > max) throw new InvalidArgumentError(`the instruction is ${pieces} word pieces; this model reads at most ${max}: shorten it`, "instruction");
   }
 
   async edit(image: ImageInput, instruction: string, options: EditOptions = {}): Promise<EditResult> {
@@ -177,7 +209,25 @@ export class MgieEditor {
     const pixels = views.map((v) => v.pixels);
     const batchPixels = concatFloat32(...pixels);
 
-    const { u, nullU, texts } = await this.condition(pixels, instructions, o, timed);
+    const { u, nullU, texts, confidences } = await this.condition(pixels, instructions, o, timed);
+    const refusals = texts.map((t) => (this.mllm ? unsupportedReason(t) : null));
+    // A request the model cannot do: the photo comes back as it was, with the reason.
+    const refused = (i: number): EditResult => ({
+      image: fullSize ? photos[i] : views[i].image,
+      modelImage: views[i].image,
+      orientation: "identity",
+      icc: iccs[i],
+      expressiveInstruction: texts[i],
+      unsupported: refusals[i],
+      confidence: confidences[i],
+      timings: { ...timings },
+      latent: new Float32Array(0),
+    });
+    if (refusals.every((r) => r !== null)) {
+      // Nothing to edit: no sampling at all.
+      timings.total = performance.now() - started;
+      return photos.map((_, i) => refused(i));
+    }
     const context = () => f32(u, [b, m.condition.length, m.condition.dim]);
     const region = o.regionThreshold > 0 ? await timed("edit-head", async () => (await run(this.s.region_head, { context: context() })).region.data) : null;
     const orientations = this.s.orientation_head
@@ -185,24 +235,29 @@ export class MgieEditor {
       : null;
 
     const zImg = await timed("vae-encode", async () => (await run(this.s.vae_encoder, { image: f32(batchPixels, [b, 3, res, res]) })).latent.data);
+    const chosen = (i: number) => (orientations ? argmax(orientations.subarray(i * ORIENTATIONS.length, (i + 1) * ORIENTATIONS.length)) : 0);
+    // A model with the oriented residual adds its change to the input turned as its orientation head chose.
+    const ks = Array.from({ length: b }, (_, i) => chosen(i));
+    const oriented = m.diffusion.oriented_residual && orientations !== null;
+    const zBase = oriented ? orientPlanes(zImg, m.latent.channels, m.latent.resolution, ks) : zImg;
+    const pixBase = oriented ? orientPlanes(batchPixels, 3, res, ks) : batchPixels;
 
     const d = m.diffusion;
     const sched = createScheduler(o.scheduler, { trainSteps: d.train_steps, betaStart: d.beta_start, betaEnd: d.beta_end }, o.steps);
     const z = await timed("diffusion", async () =>
-      this.denoise(sched, zImg, b, u, nullU, o.cfgText, o.cfgImage, o.seed, noise, (i) => {
+      this.denoise(sched, zImg, zBase, b, u, nullU, o.cfgText, o.cfgImage, o.seed, noise, (i) => {
         checkAbort();
         progress({ stage: "diffusion", step: i + 1, steps: o.steps });
       }),
     );
 
     const { raw, modelImages } = await timed("vae-decode", async () => {
-      const decoded = await this.decode(z, zImg, batchPixels, b);
+      const decoded = await this.decode(z, zBase, pixBase, b);
       const raw = fullSize ? this.processor.fromModel(decoded, b, false) : [];
-      const kept = keepSignificantChanges(decoded, batchPixels, res * res, o.changeThreshold);
-      return { raw, modelImages: this.processor.fromModel(region ? keepInsideRegion(kept, batchPixels, region, res * res, o.regionThreshold) : kept, b) };
+      const kept = keepSignificantChanges(decoded, pixBase, res * res, o.changeThreshold);
+      return { raw, modelImages: this.processor.fromModel(region ? keepInsideRegion(kept, pixBase, region, res * res, o.regionThreshold) : kept, b) };
     });
     const plane = res * res;
-    const chosen = (i: number) => (orientations ? argmax(orientations.subarray(i * ORIENTATIONS.length, (i + 1) * ORIENTATIONS.length)) : 0);
     const rendered = fullSize
       ? await timed("render", async () =>
           // The pool renders them one after the other, each on every core.
@@ -225,15 +280,21 @@ export class MgieEditor {
       : null;
     timings.total = performance.now() - started;
     const per = z.length / b;
-    return modelImages.map((modelImage, i) => ({
-      image: rendered ? rendered[i].image : modelImage,
-      modelImage,
-      orientation: ORIENTATIONS[rendered ? rendered[i].orientation : chosen(i)],
-      icc: iccs[i],
-      expressiveInstruction: texts[i],
-      timings: { ...timings },
-      latent: z.slice(i * per, (i + 1) * per),
-    }));
+    return modelImages.map((modelImage, i) =>
+      refusals[i] !== null
+        ? refused(i)
+        : {
+            image: rendered ? rendered[i].image : modelImage,
+            modelImage,
+            orientation: ORIENTATIONS[rendered ? rendered[i].orientation : chosen(i)],
+            icc: iccs[i],
+            expressiveInstruction: texts[i],
+            unsupported: null,
+            confidence: confidences[i],
+            timings: { ...timings },
+            latent: z.slice(i * per, (i + 1) * per),
+          },
+    );
   }
 
   private async condition(
@@ -241,20 +302,14 @@ export class MgieEditor {
     instructions: string[],
     o: ResolvedEditParams,
     timed: <T>(stage: EditProgress["stage"], f: () => Promise<T>) => Promise<T>,
-  ): Promise<{ u: Float32Array; nullU: Float32Array; texts: string[] }> {
-    const m = this.manifest;
-    const tok = this.tokenizer;
+  ): Promise<{ u: Float32Array; nullU: Float32Array; texts: string[]; confidences: (number | null)[] }> {
     if (!this.mllm) {
       return timed("edit-head", async () => {
-        const max = m.text_encoder!.max_len;
-        const seqs = instructions.map((s) => [...tok.encode(s).slice(0, max - 1), tok.sep]);
-        const width = Math.max(...seqs.map((s) => s.length));
-        const ids = seqs.flatMap((s) => [...s, ...Array(width - s.length).fill(tok.pad)]);
-        const mask = seqs.flatMap((s) => [...s.map(() => true), ...Array(width - s.length).fill(false)]);
-        const u = (await run(this.s.text_encoder, { ids: i64(ids, [seqs.length, width]), mask: bool(mask, [seqs.length, width]) })).context.data;
-        return { u, nullU: await this.nullCondition(), texts: instructions };
+        const u = await this.encodeRaw(instructions);
+        return { u, nullU: await this.nullCondition(), texts: instructions, confidences: instructions.map(() => null) };
       });
     }
+    const m = this.manifest;
     const mllm = this.mllm;
     const cfg = m.mllm!;
     const rng = new Rng(o.seed ^ 0x5bd1e995);
@@ -275,8 +330,27 @@ export class MgieEditor {
       const states = concatFloat32(...imaginations.map((im) => im.states));
       const cells = this.headReadsCells ? concatFloat32(...imaginations.map((im) => im.cells!)) : null;
       const u = (await run(this.s.edit_head, this.editHeadFeeds(states, cells, b))).context.data;
-      return { u, nullU: await this.nullCondition(), texts: imaginations.map((im) => im.text) };
+      return { u, nullU: await this.nullCondition(), texts: imaginations.map((im) => im.text), confidences: imaginations.map((im) => im.confidence) };
     });
+  }
+
+  /** InsPix2Pix's condition: its text encoder on the raw instructions (MiniLM's states, or BPE tokens for older models). */
+  private async encodeRaw(instructions: string[]): Promise<Float32Array> {
+    const n = instructions.length;
+    if (this.encoder) {
+      for (const ins of instructions) this.statesLimit(ins);
+      const read = await this.encoder.encode(instructions.map((t) => t.trim()));
+      const mask = read.tokens.flatMap((t) => Array.from({ length: read.length }, (_, j) => j < t));
+      const feeds = { states: f32(read.states, [n, read.length, read.dim]), mask: bool(mask, [n, read.length]) };
+      return (await run(this.s.text_encoder, feeds)).context.data;
+    }
+    const tok = this.tokenizer;
+    const max = this.manifest.text_encoder!.max_len;
+    const seqs = instructions.map((s) => [...tok.encode(s).slice(0, max - 1), tok.sep]);
+    const width = Math.max(...seqs.map((s) => s.length));
+    const ids = seqs.flatMap((s) => [...s, ...Array(width - s.length).fill(tok.pad)]);
+    const mask = seqs.flatMap((s) => [...s.map(() => true), ...Array(width - s.length).fill(false)]);
+    return (await run(this.s.text_encoder, { ids: i64(ids, [n, width]), mask: bool(mask, [n, width]) })).context.data;
   }
 
   /** Whether the edit head also reads the image tokens (models exported with it list a "cells" input). */
@@ -297,12 +371,11 @@ export class MgieEditor {
    */
   private async nullCondition(): Promise<Float32Array> {
     if (!this.nullU) {
-      const tok = this.tokenizer;
       const cfg = this.manifest.mllm;
       const zeroCells = cfg && this.headReadsCells ? new Float32Array((cfg.num_prefix - 1) * cfg.dim) : null;
       this.nullU = cfg
         ? (await run(this.s.edit_head, this.editHeadFeeds(new Float32Array(cfg.num_img_tokens * cfg.dim), zeroCells, 1))).context.data
-        : (await run(this.s.text_encoder, { ids: i64([tok.sep], [1, 1]), mask: bool([true], [1, 1]) })).context.data;
+        : await this.encodeRaw([""]);
     }
     return this.nullU;
   }
@@ -314,6 +387,7 @@ export class MgieEditor {
   private async denoise(
     sched: Scheduler,
     zImg: Float32Array,
+    zBase: Float32Array,
     b: number,
     u: Float32Array,
     nullU: Float32Array,
@@ -359,7 +433,7 @@ export class MgieEditor {
       x = sched.step(eps, i, x, stepNoise);
       onStep(i);
     }
-    if (m.diffusion.residual) for (let k = 0; k < x.length; k++) x[k] += zImg[k];
+    if (m.diffusion.residual) for (let k = 0; k < x.length; k++) x[k] += zBase[k];
     return x;
   }
 

@@ -56,6 +56,19 @@ export function orient<T extends Float32Array | Uint8Array>(data: T, width: numb
 }
 
 /** An RGB image in orientation `k`. */
+/** Square planar maps ([items, channels, side, side], as the model's pixels and latents are) each in orientation `ks[item]`. */
+export function orientPlanes(data: Float32Array, channels: number, side: number, ks: readonly number[]): Float32Array {
+  const plane = side * side;
+  const out = new Float32Array(data.length);
+  ks.forEach((k, item) => {
+    for (let c = 0; c < channels; c++) {
+      const at = (item * channels + c) * plane;
+      out.set(orient(data.subarray(at, at + plane), side, side, 1, k), at);
+    }
+  });
+  return out;
+}
+
 export function orientImage(img: RgbImage, k: number): RgbImage {
   const data = orient(img.data, img.width, img.height, 3, k);
   return swapsSides(k) ? { width: img.height, height: img.width, data } : { width: img.width, height: img.height, data };

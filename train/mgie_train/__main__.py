@@ -19,6 +19,7 @@ from . import config as config_mod
 from . import stages
 from .config import Config, StagePlan
 from .data import DataFormatError, SynthEditData
+from .instructions import InstructionStates
 
 
 @dataclass
@@ -58,6 +59,11 @@ def _latents(r: Run, p: None) -> bool:
     return True
 
 
+def _instructions(r: Run, p: None) -> bool:
+    stages.encode_instruction_states(r.cfg, r.data, r.args.run)
+    return True
+
+
 def _vision(r: Run, p: StagePlan) -> bool:
     return stages.train_vision(r.cfg, r.data, r.args.run, p.steps, p.batch, p.lr, r.args.seed, r.args.minutes, r.test)
 
@@ -90,6 +96,7 @@ TRAINING: dict[str, Callable[[Run, StagePlan | None], bool]] = {
     "tokenizer": _tokenizer,
     "vae": _vae,
     "latents": _latents,
+    "instructions": _instructions,
     "vision": _vision,
     "mllm-see": _lm("mllm-see"),
     "mllm-ins": _lm("mllm-ins"),
@@ -157,7 +164,7 @@ def export_model(r: Run) -> int:
     if a.config_file:
         training["config_file"] = a.config_file
     try:
-        m = export(r.cfg, a.run, a.variant, a.out, parity=a.parity, training=training)
+        m = export(r.cfg, a.run, a.variant, a.out, parity=a.parity, training=training, data_dir=a.data)
     except ManifestError as e:
         print(f"mgie_train: {e}", file=sys.stderr)
         return 1
@@ -248,15 +255,16 @@ def main(argv: list[str] | None = None) -> int:
 # their inputs are done: the longest chain (vision -> mllm-see -> mllm-ins -> mgie-e2e) first. An editor needs
 # the latents and the LM stage it starts from (stages.LM_INIT; InsPix2Pix only the tokenizer).
 TASKS: dict[str, tuple[str, ...]] = {
+    "instructions": (),
     "tokenizer": (),
     "vision": (),
     "mllm-see": ("tokenizer", "vision"),
     "vae": (),
     "latents": ("vae",),
-    "mllm-ins": ("mllm-see",),
-    "lm-ins": ("tokenizer",),
+    "mllm-ins": ("mllm-see", "instructions"),
+    "lm-ins": ("tokenizer", "instructions"),
     **{
-        f"editor {v}": (stages.LM_INIT[v][0] if v in stages.LM_INIT else "tokenizer", "latents")
+        f"editor {v}": (stages.LM_INIT[v][0] if v in stages.LM_INIT else "tokenizer", "latents", "instructions")
         for v in ("mgie-e2e", "mgie-ft", "mgie-fz", "lgie", "inspix2pix")
     },
     # The shipped model's region head (the region stage trains any seeing editor's when asked).
@@ -264,14 +272,21 @@ TASKS: dict[str, tuple[str, ...]] = {
 }
 
 
-def up_to_date(task: str, run_dir: str) -> bool:
-    """Caches `all` does not rebuild: the tokenizer once learned, the latents while newer than the VAE.
+def up_to_date(task: str, run_dir: str, data_dir: str) -> bool:
+    """Caches `all` does not rebuild: the tokenizer once learned, the latents while newer than the VAE, the
+    instruction states while they are the dataset's.
     (Training stages resume from their checkpoints and end at once when complete.)"""
     files = stages.paths(run_dir)
     if task == "tokenizer":
         return os.path.isfile(files["tokenizer"])
     if task == "latents":
         return os.path.isfile(files["latents"]) and os.path.getmtime(files["latents"]) > os.path.getmtime(files["vae"])
+    if task == "instructions":
+        try:
+            InstructionStates(files["instructions"], SynthEditData(data_dir).rows)
+            return True
+        except (FileNotFoundError, ValueError):
+            return False
     return False
 
 
@@ -296,7 +311,7 @@ def train_all(a: argparse.Namespace, argv: list[str] | None) -> int:
             if failed or len(running) >= jobs:
                 break
             pending.remove(task)
-            if up_to_date(task, a.run):
+            if up_to_date(task, a.run, a.data):
                 done.add(task)
                 continue
             # Debian's torch multiplies matrices in OpenBLAS, whose own thread pool does not follow

@@ -29,10 +29,14 @@ class MLLMConfig:
     dim: int = 192
     layers: int = 4
     heads: int = 4
-    max_len: int = 192  # 65 image positions, the prompt, 32 expressive tokens and the [IMG] tokens
+    max_len: int = 192  # 65 image positions, the prompt (8 + up to 48 + 1), 32 expressive tokens, the [IMG] tokens
     merges: int = 512  # BPE merges learned from the training text
     num_img_tokens: int = 8  # N [IMG] tokens, as in the paper
     max_new_tokens: int = 32  # hard cap on the expressive instruction, in tokens
+    # The instruction enters as the frozen MiniLM's token states (instructions.py): their width, and the
+    # most WordPiece tokens read ([CLS] and [SEP] included; longer instructions are cut).
+    instruction_dim: int = 384
+    instruction_tokens: int = 48
 
 
 @dataclass(frozen=True)
@@ -95,7 +99,7 @@ class DiffusionConfig:
     # Weight of the orientation loss: cross-entropy of the UNet's orientation choice (OrientationMix)
     # against the orientation SynthEdit's geometric edits produce. Learned from L_edit alone, the
     # choice stayed near the identity for every edit (see docs/EXPERIMENTS.md).
-    orientation_loss_weight: float = 0.1
+    orientation_loss_weight: float = 0.5
     # What the UNet predicts: "sample" (x0, the clean change), "v" (sqrt(a) eps - sqrt(1 - a) x0) or
     # "epsilon". Our edits are deterministic functions of (image, instruction), so the edit is decided at
     # the highest noise levels; x0 prediction trains those as much as any other, where v with min-SNR
@@ -105,6 +109,10 @@ class DiffusionConfig:
     # alone is then the zero sample, so what the edit does not touch is kept without first having
     # to be learned; the sampler adds the input latent back at the end.
     residual: bool = True
+    # With `residual` and the orientation mix: the change is taken from the input reoriented as the edit
+    # needs (in training SynthEdit's exact orientation, in sampling the orientation head's choice), so a
+    # flip or a rotation is a change of zero and the UNet is left only the colour part of an edit.
+    oriented_residual: bool = True
     # Min-SNR-gamma loss weighting (Hang et al., 2023); 0 weights every timestep's x0 error the same.
     min_snr_gamma: float = 0.0
 

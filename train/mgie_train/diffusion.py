@@ -138,9 +138,11 @@ def sample_euler_ancestral(
     cfg_image: float,
     noise: torch.Tensor,
     step_noise: list[torch.Tensor],
+    base: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """k-diffusion's Euler ancestral in sigma space; `noise` starts it, `step_noise[i]` is the fresh
-    noise of step i (given, so that two implementations can be compared exactly)."""
+    noise of step i (given, so that two implementations can be compared exactly). A residual model's
+    sample is added to `base` (default: the image latent; see DiffusionConfig.oriented_residual)."""
     ts, sigmas = euler_ancestral_timesteps(sched, steps)
     x = noise * math.sqrt(float(sigmas[0]) ** 2 + 1.0)
     for i in range(steps):
@@ -163,7 +165,7 @@ def sample_euler_ancestral(
         x = x + eps * (s_down - s)
         if s_next > 0:
             x = x + step_noise[i] * s_up
-    return sched.edited(x, image_latent)
+    return sched.edited(x, image_latent if base is None else base)
 
 
 def decode_edit(
@@ -228,8 +230,10 @@ def sample_ddim(
     cfg_text: float,
     cfg_image: float,
     noise: torch.Tensor,
+    base: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Deterministic DDIM (eta = 0) over integer timesteps; the last step goes to alpha_cumprod = 1."""
+    """Deterministic DDIM (eta = 0) over integer timesteps; the last step goes to alpha_cumprod = 1. A
+    residual model's sample is added to `base` (default: the image latent)."""
     ts = ddim_timesteps(sched, steps)
     ac = sched.alphas_cumprod
     x = noise
@@ -239,4 +243,4 @@ def sample_ddim(
         eps = guided_eps(unet, sched, x, float(t), a, image_latent, cond, null, cfg_text, cfg_image)
         x0 = (x - math.sqrt(1 - a) * eps) / math.sqrt(a)
         x = math.sqrt(a_prev) * x0 + math.sqrt(1 - a_prev) * eps
-    return sched.edited(x, image_latent)
+    return sched.edited(x, image_latent if base is None else base)

@@ -10,13 +10,18 @@
   MGIE / LGIE:
   prefix.onnx          image -> [BOS, image features] embeddings [B,1+P,dim]   (MGIE only)
   embed.onnx           token ids [B,T] -> embeddings [B,T,dim]
+  instruction.onnx     the instruction's MiniLM states [B,T,384] -> prompt embeddings [B,T,dim]
   lm.onnx              embeddings [B,T,dim], past k/v [layers,B,heads,P,hd] -> logits, hidden, present k/v
   edit_head.onnx       [IMG] hidden states [B,N,dim] (+ MGIE: the prefix's image cells [B,P,dim]) -> U [B,L,d]
   region_head.onnx     U [B,L,d] -> the edit's region [B,1,H,W] (MGIE with a trained region head only)
   orientation_head.onnx U [B,L,d] -> the weights of the UNet's 8 orientations [B,8] (a UNet with the
                        orientation mix; cut out of unet.onnx)
   InsPix2Pix:
-  text_encoder.onnx    token ids [B,T], mask [B,T] -> U [B,L,d]
+  text_encoder.onnx    the instruction's MiniLM states [B,T,384], mask [B,T] -> U [B,L,d]
+  expressive.json      every expressive instruction the model was trained to give (from the dataset's
+                       expressive.json): the runtime decodes only these
+
+The instruction encoder (MiniLM, models/minilm/) is shared by every model and named in the manifest.
 
 With `parity=True` it also writes parity/*.npy: fixed inputs and PyTorch's outputs for each component,
 which the TypeScript test suite compares against onnxruntime-node.
@@ -24,7 +29,6 @@ which the TypeScript test suite compares against onnxruntime-node.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 import shutil
@@ -37,8 +41,10 @@ from onnx import utils as onnx_utils
 from torch import nn
 
 from . import stages
-from .flops import count as count_flops
 from .config import Config
+from .flops import count as count_flops
+from .instructions import DEFAULT_MINILM_DIR
+from .minilm.model_dir import sha256_file
 from .models.edit_head import EditHeadExport
 from .models.region_head import RegionHeadExport
 from .models.vae import VAEDecode, VAEEncode
@@ -110,18 +116,16 @@ class LM(nn.Module):
         return self.mllm.forward_cached(embeds, past_k, past_v)
 
 
-def _sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def component_entry(out: str, name: str, inputs: list[str], outputs: list[str]) -> dict:
     """The manifest's entry for <name>.onnx written in the model directory `out`."""
     path = os.path.join(out, f"{name}.onnx")
-    return {"file": f"{name}.onnx", "bytes": os.path.getsize(path), "sha256": _sha256(path), "inputs": inputs, "outputs": outputs}
+    return {
+        "file": f"{name}.onnx",
+        "bytes": os.path.getsize(path),
+        "sha256": sha256_file(path),
+        "inputs": inputs,
+        "outputs": outputs,
+    }
 
 
 # The node OrientationMix's softmax becomes in the exported UNet (module path "orientation").
@@ -161,14 +165,16 @@ def _export(module: nn.Module, args: tuple, path: str, inputs: list[str], output
         )
 
 
-def _pipeline_fixture(cfg: Config, run_dir: str, variant: str, pdir: str, g: torch.Generator) -> None:
+def _pipeline_fixture(
+    cfg: Config, run_dir: str, variant: str, pdir: str, g: torch.Generator, expressive: list[str] | None
+) -> None:
     """A whole edit by the reference pipeline with fixed noise, for both samplers: the TypeScript
     pipeline must reach the same final latent, pixels and expressive instruction. The guidance scales
     are not the defaults (1 / 1, a single UNet pass) so that all three guidance terms are compared."""
     from .diffusion import decode_edit, sample_ddim, sample_euler_ancestral
     from .pipeline import ReferenceEditor
 
-    ed = ReferenceEditor(cfg, run_dir, variant)
+    ed = ReferenceEditor(cfg, run_dir, variant, expressive)
     round_weights_fp16(ed.vae, *ed.models.values(), *([ed.region] if ed.region is not None else []))
     res, steps, cfg_text, cfg_image = cfg.res, 4, 3.0, 1.5
     pixels = torch.randint(0, 256, (res, res, 3), generator=g, dtype=torch.uint8)
@@ -179,12 +185,21 @@ def _pipeline_fixture(cfg: Config, run_dir: str, variant: str, pdir: str, g: tor
         z_img = ed.vae.encoder(image)[0] * ed.scale
         noise = torch.randn(z_img.shape, generator=g)
         step_noise = [torch.randn(z_img.shape, generator=g) for _ in range(steps)]
-        ddim = sample_ddim(ed.models["unet"], ed.sched, z_img, u, null, steps, cfg_text, cfg_image, noise)
-        euler = sample_euler_ancestral(ed.models["unet"], ed.sched, z_img, u, null, steps, cfg_text, cfg_image, noise, step_noise)
+        base_z, base_img = ed.base(u, z_img, image)
+        unet = ed.models["unet"]
+        ddim = sample_ddim(unet, ed.sched, z_img, u, null, steps, cfg_text, cfg_image, noise, base_z)
+        euler = sample_euler_ancestral(unet, ed.sched, z_img, u, null, steps, cfg_text, cfg_image, noise, step_noise, base_z)
         region = None if ed.region is None else ed.region(u)
         d = cfg.inference
         euler_pixels = decode_edit(
-            VAEDecode(ed.vae, ed.scale), euler, z_img, image, d.residual_decode, d.change_threshold, region, d.region_threshold
+            VAEDecode(ed.vae, ed.scale),
+            euler,
+            base_z,
+            base_img,
+            d.residual_decode,
+            d.change_threshold,
+            region,
+            d.region_threshold,
         )
     np.save(os.path.join(pdir, "pipeline.pixels.npy"), pixels.numpy())
     np.save(os.path.join(pdir, "pipeline.noise.npy"), noise.numpy())
@@ -213,6 +228,7 @@ class _Export:
         self.cases: list[dict] = []
         # FLOPs of one call at batch 1 (the lm entry: one decoded token after a typical prompt).
         self.flops: dict[str, int] = {}
+        self.expressive: dict | None = None
         self.g = torch.Generator().manual_seed(1234)
         # Inputs shared by several components: an image batch (VAE encoder, prefix), a latent batch (VAE decoder).
         self.img = torch.rand(2, 3, cfg.res, cfg.res, generator=self.g) * 2 - 1
@@ -272,17 +288,30 @@ def _unet(x: _Export) -> None:
 
 
 def _text_encoder(x: _Export) -> None:
-    ids, mask = stages.text_ids(x.tok, ["make it brighter", "remove the red circle please"], x.cfg.text_encoder.max_len)
+    states = x.randn(2, 9, x.cfg.mllm.instruction_dim)
+    mask = torch.tensor([[True] * 9, [True] * 6 + [False] * 3])
     m = x.models["text_encoder"]
     x.component(
         "text_encoder",
         m,
-        (ids, mask),
-        ["ids", "mask"],
+        (states, mask),
+        ["states", "mask"],
         ["context"],
-        {"ids": {0: "batch", 1: "tokens"}, "mask": {0: "batch", 1: "tokens"}, "context": {0: "batch"}},
+        {"states": {0: "batch", 1: "tokens"}, "mask": {0: "batch", 1: "tokens"}, "context": {0: "batch"}},
     )
-    x.flops["text_encoder"] = count_flops(m, ids[:1], mask[:1])
+    x.flops["text_encoder"] = count_flops(m, states[:1], mask[:1])
+
+
+def _instruction(x: _Export) -> None:
+    states = x.randn(2, 9, x.cfg.mllm.instruction_dim)
+    x.component(
+        "instruction",
+        x.models["instruction_proj"],
+        (states,),
+        ["states"],
+        ["embeds"],
+        {"states": {0: "batch", 1: "tokens"}, "embeds": {0: "batch", 1: "tokens"}},
+    )
 
 
 def _prefix(x: _Export) -> None:
@@ -382,6 +411,7 @@ COMPONENTS = {
     "text_encoder": _text_encoder,
     "prefix": _prefix,
     "embed": _embed,
+    "instruction": _instruction,
     "lm": _lm,
     "edit_head": _edit_head,
     "region_head": _region_head,
@@ -395,13 +425,17 @@ def components(variant: str, sees: bool, region: bool) -> list[str]:
     if variant == "inspix2pix":
         own = ["text_encoder"]
     else:
-        own = (["prefix"] if sees else []) + ["embed", "lm", "edit_head"] + (["region_head"] if region else [])
+        own = (["prefix"] if sees else []) + ["embed", "instruction", "lm", "edit_head"] + (["region_head"] if region else [])
     return [n for n in COMPONENTS if n in ("vae_encoder", "vae_decoder", "unet", *own)]
 
 
 def _parity_extras(x: _Export) -> None:
     """The parity fixtures beyond single calls: a whole edit, the tokenizer, and the index of the cases."""
-    _pipeline_fixture(x.cfg, x.run_dir, x.variant, x.pdir, x.g)
+    expressive = None
+    if x.expressive:
+        with open(os.path.join(x.out, "expressive.json"), encoding="utf-8") as f:
+            expressive = json.load(f)
+    _pipeline_fixture(x.cfg, x.run_dir, x.variant, x.pdir, x.g, expressive)
     texts = [
         "make it brighter",
         "Remove the BIGGEST object!!",
@@ -429,6 +463,7 @@ def diffusion_block(cfg: Config, region_head: bool) -> dict:
         "beta_end": d.beta_end,
         "prediction": d.prediction,
         "residual": d.residual,
+        "oriented_residual": d.oriented_residual and cfg.unet.orientations,
         **dataclasses.asdict(inference),
     }
 
@@ -458,9 +493,17 @@ def build_manifest(x: _Export, training: dict | None) -> dict:
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "resolution": cfg.res,
         "latent": {"channels": cfg.vae.latent_channels, "resolution": cfg.latent_res, "scale": x.scale},
-        "tokenizer": {"file": "tokenizer.json", "sha256": _sha256(os.path.join(x.out, "tokenizer.json"))},
+        "tokenizer": {"file": "tokenizer.json", "sha256": sha256_file(os.path.join(x.out, "tokenizer.json"))},
         "mllm": None if variant == "inspix2pix" else _mllm_block(x),
         "text_encoder": {"max_len": cfg.text_encoder.max_len} if variant == "inspix2pix" else None,
+        "instruction_encoder": {
+            "format": "mgie-minilm-1",
+            # Where the shared encoder is, from the model directory: "../minilm" for the models shipped in models/.
+            "path": os.path.relpath(DEFAULT_MINILM_DIR, x.out),
+            "dim": cfg.mllm.instruction_dim,
+            "max_tokens": cfg.mllm.instruction_tokens,
+        },
+        "expressive": x.expressive,
         "condition": {"length": x.L, "dim": x.ctx},
         "diffusion": diffusion_block(cfg, "region_head" in x.files),
         "components": x.files,
@@ -507,8 +550,31 @@ def trained_stages(run_dir: str) -> dict:
     return trained
 
 
-def export(cfg: Config, run_dir: str, variant: str, out: str, parity: bool = False, training: dict | None = None) -> dict:
-    """Writes the model directory `out` for one trained editor; returns its manifest."""
+def copy_expressive(data_dir: str | None, out: str) -> dict | None:
+    """Copies the dataset's expressive.json (every expressive instruction its generator gives) into the model
+    directory, checked to be a list of strings; its manifest entry, or None without one."""
+    src = os.path.join(data_dir, "expressive.json") if data_dir else None
+    if src is None or not os.path.isfile(src):
+        return None
+    with open(src, encoding="utf-8") as f:
+        texts = json.load(f)
+    if not isinstance(texts, list) or not texts or not all(isinstance(t, str) and t for t in texts):
+        raise ManifestError(f"{src} is not a list of expressive instructions; generate the dataset again")
+    shutil.copyfile(src, os.path.join(out, "expressive.json"))
+    return {"file": "expressive.json", "sha256": sha256_file(os.path.join(out, "expressive.json")), "count": len(texts)}
+
+
+def export(
+    cfg: Config,
+    run_dir: str,
+    variant: str,
+    out: str,
+    parity: bool = False,
+    training: dict | None = None,
+    data_dir: str | None = None,
+) -> dict:
+    """Writes the model directory `out` for one trained editor; returns its manifest. `data_dir`: the training
+    dataset, whose expressive.json the model keeps."""
     x = _Export(cfg, run_dir, variant, out, parity)
     if os.path.isdir(out):
         shutil.rmtree(out)
@@ -521,6 +587,7 @@ def export(cfg: Config, run_dir: str, variant: str, out: str, parity: bool = Fal
         COMPONENTS[name](x)
     _orientation_head(x)
     x.tok.save(os.path.join(out, "tokenizer.json"))
+    x.expressive = copy_expressive(data_dir, out)
     if parity:
         _parity_extras(x)
     manifest = build_manifest(x, training)

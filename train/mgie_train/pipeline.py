@@ -10,13 +10,16 @@ from . import stages
 from .config import Config
 from .data import SynthEditData
 from .diffusion import Schedule, decode_edit, sample_ddim, sample_euler_ancestral
-from .models.mllm import build_batch, generate, img_hidden
+from .instructions import InstructionReader, padded
+from .models.mllm import ExpressiveTrie, build_batch, generate, img_hidden
 from .models.region_head import RegionHeadExport
+from .models.unet import reorient
 from .models.vae import VAEDecode
 
 
 class ReferenceEditor:
-    def __init__(self, cfg: Config, run_dir: str, variant: str):
+    def __init__(self, cfg: Config, run_dir: str, variant: str, expressive: list[str] | None = None):
+        """`expressive`: the instructions decoding is held to (a model's expressive.json), or None."""
         self.cfg = cfg
         self.variant = variant
         self.vae, self.scale = stages.load_vae(cfg, run_dir)
@@ -25,27 +28,28 @@ class ReferenceEditor:
         # The exported form: U -> the region at the image resolution, as the TypeScript pipeline reads it.
         self.region = None if head is None else RegionHeadExport(head, cfg.res)
         self.sched = Schedule(cfg.diffusion)
+        self.reader = InstructionReader(cfg.mllm.instruction_tokens)
+        self.trie = ExpressiveTrie(expressive, self.tok) if expressive else None
 
     @torch.no_grad()
     def condition(self, images: torch.Tensor, instructions: list[str], expressive: list[str] | None = None):
         """(U [B,L,d], null U [1,L,d], expressive instructions). With `expressive`, the MLLM is
         teacher-forced on it instead of generating (for debugging)."""
+        read = self.reader.states(instructions)
         if self.variant == "inspix2pix":
             te = self.models["text_encoder"]
-            ids, mask = stages.text_ids(self.tok, instructions, self.cfg.text_encoder.max_len)
-            nids, nmask = stages.text_ids(self.tok, [""], self.cfg.text_encoder.max_len)
-            return te(ids, mask), te(nids, nmask), list(instructions)
-        mllm, head = self.models["mllm"], self.models["edit_head"]
+            return te(*padded(read)), te(*padded(self.reader.states([""]))), list(instructions)
+        mllm, proj, head = self.models["mllm"], self.models["instruction_proj"], self.models["edit_head"]
         n = self.cfg.mllm.num_img_tokens
         texts, states, cells = [], [], []
         for i, ins in enumerate(instructions):
             img = images[i : i + 1] if mllm.vision is not None else None
             if expressive is None:
-                gen = generate(mllm, img, ins)
+                gen = generate(mllm, proj, img, read[i], self.trie)
                 text, h, c = gen.text, gen.states, gen.cells
             else:
                 text = expressive[i]
-                p, t, lens = stages.lm_task(self.tok, [{"instruction": ins, "expressive": text}], "ins")
+                p, t, lens = stages.lm_task(mllm, proj, [{"instruction": ins, "expressive": text}], "ins", states=[read[i]])
                 prefix = mllm.prefix(img, 1)
                 e, _, starts = build_batch(mllm, prefix, p, t)
                 h = img_hidden(mllm(e)[1], starts, lens, n)[0]
@@ -57,6 +61,15 @@ class ReferenceEditor:
                 cells.append(c)
         u = head(torch.stack(states), mllm.img_embeddings(), torch.stack(cells) if cells else None)
         return u, stages.null_condition(mllm, head), texts
+
+    def base(self, u: torch.Tensor, z_img: torch.Tensor, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The latent and the pixels a residual model's change is added to: the input, turned as the
+        orientation head chooses from U when the model has the oriented residual."""
+        unet = self.models["unet"]
+        if not (self.cfg.diffusion.oriented_residual and unet.orientation is not None):
+            return z_img, images
+        choice = unet.orientation_logits(u).argmax(dim=1)
+        return reorient(z_img, choice), reorient(images, choice)
 
     @torch.no_grad()
     def edit(
@@ -82,11 +95,12 @@ class ReferenceEditor:
         g = torch.Generator().manual_seed(seed)
         noise = torch.randn(z_img.shape, generator=g)
         unet = self.models["unet"]
+        base_z, base_img = self.base(u, z_img, images)
         if scheduler == "ddim":
-            z = sample_ddim(unet, self.sched, z_img, u, null, steps, cfg_text, cfg_image, noise)
+            z = sample_ddim(unet, self.sched, z_img, u, null, steps, cfg_text, cfg_image, noise, base_z)
         else:
             step_noise = [torch.randn(z_img.shape, generator=g) for _ in range(steps)]
-            z = sample_euler_ancestral(unet, self.sched, z_img, u, null, steps, cfg_text, cfg_image, noise, step_noise)
+            z = sample_euler_ancestral(unet, self.sched, z_img, u, null, steps, cfg_text, cfg_image, noise, step_noise, base_z)
         region = None if self.region is None else self.region(u)
         if region_threshold is None:
             region_threshold = d.region_threshold if self.region is not None else 0.0
@@ -94,7 +108,14 @@ class ReferenceEditor:
             raise ValueError(f"{self.variant} has no region head (run the 'region' stage): region_threshold must be 0")
         return (
             decode_edit(
-                VAEDecode(self.vae, self.scale), z, z_img, images, d.residual_decode, d.change_threshold, region, region_threshold
+                VAEDecode(self.vae, self.scale),
+                z,
+                base_z,
+                base_img,
+                d.residual_decode,
+                d.change_threshold,
+                region,
+                region_threshold,
             ),
             texts,
         )

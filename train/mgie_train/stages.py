@@ -3,6 +3,7 @@
   tokenizer  byte-level BPE merges learned from the training text
   vae        the autoencoder (then frozen), its latent scale and test PSNR
   latents    encode the training set once with the frozen VAE (a cache, not a model)
+  instructions  encode the training set's instructions once with the frozen MiniLM (a cache)
   vision     pre-train the MLLM's vision tower alone on dense object labels (scenes only)
   mllm-see   MLLM pre-training: describe the input image (so it "sees")
   mllm-ins   MLLM fine-tuning on L_ins (the expressive instruction + [IMG] tokens), the vision tower
@@ -27,11 +28,21 @@ from .config import Config
 from .data import DESCRIBE_PROMPT, SIZES, SynthEditData, describe, object_grid, orientation_labels, shared_looks_grid
 from .diffusion import Schedule, drop_conditions
 from .models.edit_head import EditHead, TextEncoder
-from .models.mllm import MLLM, VisionEncoder, build_batch, img_hidden, instruction_loss
+from .instructions import InstructionStates, encode_instructions, padded
+from .models.mllm import (
+    MLLM,
+    InstructionProjector,
+    VisionEncoder,
+    build_batch,
+    img_hidden,
+    instruction_loss,
+    instruction_prompt,
+    text_prompt,
+)
 from .models.object_head import ObjectHead
 from .models.region_head import RegionHead
 from .models.shared_looks_head import SharedLooksHead
-from .models.unet import UNet
+from .models.unet import UNet, reorient
 from .models.vae import VAE
 from .tokenizer import PROMPT, Tokenizer
 from .train_loop import batch_indices, run, step_generator
@@ -51,6 +62,7 @@ def paths(run_dir: str) -> dict[str, str]:
         "vae": p("vae.npz"),
         "vae_info": p("vae.json"),
         "latents": p("latents.npz"),
+        "instructions": p("instructions.npy"),
         "vision": p("vision.npz"),
         "mllm-see": p("mllm-see.npz"),
         "mllm-ins": p("mllm-ins.npz"),
@@ -255,21 +267,35 @@ def object_accuracy(
 # ---------------------------------------------------------------- MLLM / LM
 
 
-def lm_task(tok: Tokenizer, rows: list[dict], task: str, band: float = 0.0) -> tuple[list[list[int]], list[list[int]], list[int]]:
-    """(prompts, targets, expressive lengths) for 'see' (describe the image; `band`: the pixel height of
-    one row of image tokens) or 'ins' (L_ins)."""
+def lm_task(
+    model: MLLM,
+    proj: InstructionProjector | None,
+    rows: list[dict],
+    task: str,
+    band: float = 0.0,
+    states: list[torch.Tensor] | None = None,
+) -> tuple[list[torch.Tensor], list[list[int]], list[int]]:
+    """(prompts as embeddings, targets, expressive lengths) for 'see' (describe the image; `band`: the pixel
+    height of one row of image tokens) or 'ins' (L_ins; `states`: each row's instruction states)."""
+    tok = model.tok
     if task == "see":
-        prompts = [tok.encode(DESCRIBE_PROMPT) + [tok.sep] for _ in rows]
+        prompts = [text_prompt(model, tok.encode(DESCRIBE_PROMPT) + [tok.sep]) for _ in rows]
         targets = [tok.encode(describe(r, band)) + [tok.eos] for r in rows]
         return prompts, targets, [0] * len(rows)
-    prompts = [tok.prompt_ids(r["instruction"]) for r in rows]
+    prompts = [instruction_prompt(model, proj, st) for st in states]
     targets = [tok.target_ids(r["expressive"]) for r in rows]
     return prompts, targets, [len(tok.encode(r["expressive"])) for r in rows]
+
+
+def encode_instruction_states(cfg: Config, data: SynthEditData, run_dir: str) -> None:
+    encode_instructions(data.rows, paths(run_dir)["instructions"], cfg.mllm.instruction_tokens)
 
 
 def lm_modules(cfg: Config, tok: Tokenizer, task: str, vision: bool) -> dict[str, torch.nn.Module]:
     """What an LM stage (`mllm-see`, `mllm-ins`, `lm-ins`) trains and its checkpoint holds."""
     modules: dict[str, torch.nn.Module] = {"mllm": MLLM(cfg.mllm, cfg.res, tok, vision=vision)}
+    if task == "ins":
+        modules["instruction_proj"] = InstructionProjector(cfg.mllm.instruction_dim, cfg.mllm.dim)
     # Seeing keeps training the vision tower on dense object labels as well as the description; fine-tuning
     # on L_ins keeps that loss (and the head), so the tower does not forget what it learned to see while
     # the LM learns to instruct.
@@ -301,15 +327,16 @@ def train_lm(
         if not os.path.isfile(paths(run_dir)[init]):
             raise FileNotFoundError(f"no {init} checkpoint at {paths(run_dir)[init]}: run the '{init}' stage first")
         # Seeing starts from the pre-trained tower (stage 'vision'), fine-tuning from all of seeing (which
-        # has no shared-looks head: that is new with fine-tuning).
+        # has no shared-looks head nor instruction projection: those are new with fine-tuning).
         start = (
             {"vision": model.vision, "object_head": trained["object_head"]}
             if init == "vision"
-            else {k: m for k, m in trained.items() if k != "shared_looks_head"}
+            else {k: m for k, m in trained.items() if k not in ("shared_looks_head", "instruction_proj")}
         )
         checkpoint.load(paths(run_dir)[init], start, restore_rng=False)
     params = [q for m in trained.values() for q in m.parameters()]
     opt = adamw(params, lr)
+    states = InstructionStates(paths(run_dir)["instructions"], data.rows) if task == "ins" else None
     band = cfg.res / model.vision.grid * model.vision.pool if model.vision is not None else float(cfg.res)
     # Seeing draws scenes twice as often as photos (about half of each batch instead of a third): naming
     # several objects is the hard part, a photo's defect is one of five phrases.
@@ -326,7 +353,9 @@ def train_lm(
         warmup(opt, i, lr, total=steps)
         idx = [pool[j] for j in batch_indices(i, batch, len(pool), seed)]
         rows = [data.rows[j] for j in idx]
-        prompts, targets, _ = lm_task(model.tok, rows, task, band)
+        prompts, targets, _ = lm_task(
+            model, trained.get("instruction_proj"), rows, task, band, states.get(idx) if states else None
+        )
         images = data.images(idx, "input") if vision else None
         logs = {}
         if "object_head" in trained:
@@ -367,17 +396,20 @@ def editor_models(cfg: Config, variant: str, tok: Tokenizer) -> dict[str, torch.
     grid = cfg.image_grid if sees else 0
     models: dict[str, torch.nn.Module] = {"unet": UNet(cfg.unet, cfg.vae.latent_channels, ctx, grid=grid)}
     if variant == "inspix2pix":
-        models["text_encoder"] = TextEncoder(cfg.text_encoder, tok.vocab_size, cfg.edit_head.queries, ctx)
+        models["text_encoder"] = TextEncoder(cfg.text_encoder, cfg.mllm.instruction_dim, cfg.edit_head.queries, ctx)
     else:
         models["mllm"] = MLLM(cfg.mllm, cfg.res, tok, vision=sees)
+        models["instruction_proj"] = InstructionProjector(cfg.mllm.instruction_dim, cfg.mllm.dim)
         models["edit_head"] = EditHead(cfg.edit_head, cfg.mllm.dim, grid=grid)
     return models
 
 
 def saved_modules(models: dict[str, torch.nn.Module], variant: str) -> dict[str, torch.nn.Module]:
     """What an editor's checkpoint stores: only what the variant trains. The frozen LM is read from
-    its own stage's checkpoint; E2E variants add their trained token embeddings and LM head."""
-    out = {k: m for k, m in models.items() if k != "mllm"}
+    its own stage's checkpoint; E2E variants add their trained token embeddings and LM head. The
+    instruction projection is the LM stage's for MGIE-FT, and trained with the editor otherwise (MGIE-FZ
+    starts from an only-pre-trained MLLM, which has none)."""
+    out = {k: m for k, m in models.items() if k != "mllm" and not (k == "instruction_proj" and variant == "mgie-ft")}
     if variant in LM_INIT and LM_INIT[variant][1]:
         out["lm_embed"] = models["mllm"].embed
         out["lm_head"] = models["mllm"].head
@@ -390,7 +422,7 @@ def load_editor(cfg: Config, run_dir: str, variant: str) -> tuple[dict[str, torc
     tok = load_tokenizer(run_dir)
     models = editor_models(cfg, variant, tok)
     if variant in LM_INIT:
-        checkpoint.load(p[LM_INIT[variant][0]], {"mllm": models["mllm"]}, restore_rng=False)
+        checkpoint.load(p[LM_INIT[variant][0]], lm_start(models, variant), restore_rng=False)
     checkpoint.load(p[f"editor-{variant}"], saved_modules(models, variant), restore_rng=False)
     for m in models.values():
         m.eval()
@@ -408,36 +440,32 @@ LM_INIT = {
 }
 
 
-def text_ids(tok: Tokenizer, instructions: list[str], max_len: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Token ids and mask for the InsPix2Pix text encoder; the empty instruction is a single SEP."""
-    seqs = [tok.encode(s)[: max_len - 1] + [tok.sep] for s in instructions]
-    width = max(len(s) for s in seqs)
-    ids = torch.full((len(seqs), width), tok.pad, dtype=torch.long)
-    mask = torch.zeros((len(seqs), width), dtype=torch.bool)
-    for i, s in enumerate(seqs):
-        ids[i, : len(s)] = torch.tensor(s)
-        mask[i, : len(s)] = True
-    return ids, mask
+def lm_start(models: dict, variant: str) -> dict[str, torch.nn.Module]:
+    """What an editor takes from the LM stage it starts from: the LM, and its instruction projection
+    where that stage has one (mllm-ins and lm-ins; not mllm-see)."""
+    start = {"mllm": models["mllm"]}
+    if LM_INIT[variant][0] != "mllm-see":
+        start["instruction_proj"] = models["instruction_proj"]
+    return start
 
 
-def condition(cfg: Config, variant: str, tok: Tokenizer, models: dict, data: SynthEditData, idx: list[int], lm_trainable: bool):
+def condition(models: dict, data: SynthEditData, states: InstructionStates, idx: list[int], lm_trainable: bool):
     """U for a batch (teacher-forced on the ground-truth expressive instruction), the null U, and L_ins."""
     rows = [data.rows[j] for j in idx]
-    if variant == "inspix2pix":
+    if "text_encoder" in models:
         te = models["text_encoder"]
-        ids, mask = text_ids(tok, [r["instruction"] for r in rows], cfg.text_encoder.max_len)
-        nids, nmask = text_ids(tok, [""], cfg.text_encoder.max_len)
-        return te(ids, mask), te(nids, nmask), None
-    mllm, head = models["mllm"], models["edit_head"]
-    prompts, targets, lens = lm_task(tok, rows, "ins")
+        empty, empty_mask = padded([states.empty()])
+        return te(*padded(states.get(idx))), te(empty, empty_mask), None
+    mllm, proj, head = models["mllm"], models["instruction_proj"], models["edit_head"]
     images = data.images(idx, "input") if mllm.vision is not None else None
-    with torch.set_grad_enabled(lm_trainable):
+    with torch.set_grad_enabled(lm_trainable or any(q.requires_grad for q in proj.parameters())):
+        prompts, targets, lens = lm_task(mllm, proj, rows, "ins", states=states.get(idx))
         prefix = mllm.prefix(images, len(idx))
         embeds, labels, starts = build_batch(mllm, prefix, prompts, targets)
         logits, hidden = mllm(embeds)
     l_ins = instruction_loss(logits, labels) if lm_trainable else None
     img_emb = mllm.img_embeddings()
-    u = head(img_hidden(hidden, starts, lens, cfg.mllm.num_img_tokens), img_emb, mllm.image_cells(prefix))
+    u = head(img_hidden(hidden, starts, lens, mllm.cfg.num_img_tokens), img_emb, mllm.image_cells(prefix))
     return u, null_condition(mllm, head), l_ins
 
 
@@ -467,12 +495,15 @@ def train_editor(
     if variant != "inspix2pix":
         init, lm_trainable = LM_INIT[variant]
         # The LM starts from its stage; on resume, the trained parts are then overwritten from the editor checkpoint.
-        checkpoint.load(p[init], {"mllm": models["mllm"]}, restore_rng=False)
+        checkpoint.load(p[init], lm_start(models, variant), restore_rng=False)
         mllm = models["mllm"]
         # Parameter-efficient, as in the paper: the LM's blocks, vision tower and projector stay frozen;
         # E2E trains the token embeddings and the LM head (the [IMG] path) with the edit head and UNet.
         for name, prm in mllm.named_parameters():
             prm.requires_grad_(lm_trainable and (name.startswith("embed.") or name.startswith("head.")))
+        for prm in models["instruction_proj"].parameters():
+            prm.requires_grad_(variant != "mgie-ft")
+    states = InstructionStates(p["instructions"], data.rows)
     lat = np.load(p["latents"], allow_pickle=False)
     z_in_all, z_tgt_all = lat["input"], lat["target"]
     if len(z_in_all) != len(data):
@@ -489,14 +520,18 @@ def train_editor(
         g = step_generator(i, seed)
         z_in = torch.from_numpy(z_in_all[idx].astype(np.float32))
         z_tgt = torch.from_numpy(z_tgt_all[idx].astype(np.float32))
-        u, null, l_ins = condition(cfg, variant, tok, models, data, idx, lm_trainable)
+        u, null, l_ins = condition(models, data, states, idx, lm_trainable)
         unet = models["unet"]
         l_orient = None
+        base = z_in
         if unet.orientation is not None:
-            l_orient = F.cross_entropy(unet.orientation_logits(u), orientation_labels([data.rows[j] for j in idx]))
+            labels = orientation_labels([data.rows[j] for j in idx])
+            l_orient = F.cross_entropy(unet.orientation_logits(u), labels)
+            if cfg.diffusion.oriented_residual:
+                base = reorient(z_in, labels)
         keep_text, keep_image = drop_conditions(len(idx), cfg.diffusion, g)
         u = torch.where(keep_text[:, None, None], u, null.expand_as(u))
-        x0 = sched.diffused(z_tgt, z_in)
+        x0 = sched.diffused(z_tgt, base)
         z_in = z_in * keep_image[:, None, None, None].float()
         t = torch.randint(0, cfg.diffusion.train_steps, (len(idx),), generator=g)
         noise = torch.randn(x0.shape, generator=g)
@@ -569,14 +604,15 @@ def train_region(
         raise FileNotFoundError(
             f"no {variant} editor at {paths(run_dir)[f'editor-{variant}']}: run 'editor --variant {variant}' first"
         )
-    models, tok = load_editor(cfg, run_dir, variant)
+    models, _ = load_editor(cfg, run_dir, variant)
+    states = InstructionStates(paths(run_dir)["instructions"], data.rows)
     opt = adamw(head.parameters(), lr)
 
     def step(i: int) -> dict[str, float]:
         warmup(opt, i, lr, total=steps)
         idx = batch_indices(i, batch, len(data), seed)
         with torch.no_grad():
-            u, _, _ = condition(cfg, variant, tok, models, data, idx, lm_trainable=False)
+            u, _, _ = condition(models, data, states, idx, lm_trainable=False)
         loss, acc = head.loss(u, data.masks(idx))
         opt.zero_grad(set_to_none=True)
         loss.backward()

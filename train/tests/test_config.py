@@ -133,6 +133,7 @@ class DispatchTest(unittest.TestCase):
                 "tokenizer",
                 "vae",
                 "latents",
+                "instructions",
                 "vision",
                 "mllm-see",
                 "mllm-ins",
@@ -149,7 +150,7 @@ class DispatchTest(unittest.TestCase):
 
     def test_every_planned_stage_trains_and_all_runs_only_known_stages(self):
         self.assertLessEqual(set(config.TrainingPlan.stages()), set(TRAINING))
-        self.assertEqual(set(TRAINING) - set(config.TrainingPlan.stages()), {"tokenizer", "latents"})
+        self.assertEqual(set(TRAINING) - set(config.TrainingPlan.stages()), {"tokenizer", "latents", "instructions"})
         self.assertLessEqual({task.split()[0] for task in TASKS}, set(TRAINING))
 
 

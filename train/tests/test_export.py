@@ -25,7 +25,7 @@ def write_untrained_run(run_dir: str, cfg: config.Config, variant: str) -> None:
         json.dump({"scale": 1.0}, f)
     models = stages.editor_models(cfg, variant, tok)
     if variant in stages.LM_INIT:
-        checkpoint.save(p[stages.LM_INIT[variant][0]], {"mllm": models["mllm"]}, None, 1)
+        checkpoint.save(p[stages.LM_INIT[variant][0]], stages.lm_start(models, variant), None, 1)
     checkpoint.save(p[f"editor-{variant}"], stages.saved_modules(models, variant), None, 1)
     if variant in stages.SEEING:
         checkpoint.save(p[f"region-{variant}"], {"region_head": stages.region_head(cfg, variant)}, None, 1)
@@ -52,7 +52,18 @@ class ExportTest(unittest.TestCase):
         export.validate_manifest(written)
         self.assertEqual(
             list(written["components"]),
-            ["vae_encoder", "vae_decoder", "unet", "prefix", "embed", "lm", "edit_head", "region_head", "orientation_head"],
+            [
+                "vae_encoder",
+                "vae_decoder",
+                "unet",
+                "prefix",
+                "embed",
+                "instruction",
+                "lm",
+                "edit_head",
+                "region_head",
+                "orientation_head",
+            ],
         )
 
     def test_the_orientation_head_is_the_unets_softmax_cut_out_of_it(self):
@@ -96,9 +107,10 @@ class ExportTest(unittest.TestCase):
     def test_the_components_of_each_variant(self):
         base = ["vae_encoder", "vae_decoder", "unet"]
         self.assertEqual(export.components("inspix2pix", False, False), base + ["text_encoder"])
-        self.assertEqual(export.components("lgie", False, False), base + ["embed", "lm", "edit_head"])
-        self.assertEqual(export.components("mgie-fz", True, False), base + ["prefix", "embed", "lm", "edit_head"])
-        self.assertEqual(export.components("mgie-e2e", True, True), base + ["prefix", "embed", "lm", "edit_head", "region_head"])
+        lm = ["embed", "instruction", "lm", "edit_head"]
+        self.assertEqual(export.components("lgie", False, False), base + lm)
+        self.assertEqual(export.components("mgie-fz", True, False), base + ["prefix", *lm])
+        self.assertEqual(export.components("mgie-e2e", True, True), base + ["prefix", *lm, "region_head"])
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 import type { Rng } from "../../core/rng.js";
 import type { RgbImage } from "../../image/raster.js";
-import { type EditContext, fullMask, type GeneratedEdit } from "../example.js";
+import { type EditContext, fullMask, type GeneratedEdit, type Source } from "../example.js";
+import type { Cast, EditRequest, GlobalFamily } from "../language/request.js";
 import * as f from "../ops/filters.js";
 import { say } from "../phrasing.js";
 
@@ -16,21 +17,21 @@ const CASTS = {
   blue: [0.72, 0.92, 1.2],
   green: [0.85, 1.15, 0.8],
   magenta: [1.12, 0.78, 1.12],
-} as const;
-type Cast = keyof typeof CASTS;
+} as const satisfies Record<Cast, readonly [number, number, number]>;
 
 interface Defect {
   op: string;
+  request: Extract<EditRequest, { op: "fix-underexposure" | "fix-overexposure" | "boost-dull" | "day-to-night" | "remove-cast" }>;
   params: GeneratedEdit["params"];
   /** Produces (input, target) from the clean photo. */
   make: (photo: RgbImage) => { input: RgbImage; target: RgbImage };
   instruction: string[];
   expressive: string;
   /** Ambiguity families whose vague phrasings also fit this defect. */
-  families: string[];
+  families: GlobalFamily[];
 }
 
-const GLOBAL_FAMILIES: Record<string, string[]> = {
+const GLOBAL_FAMILIES: Record<GlobalFamily, string[]> = {
   "fix-lighting": ["fix the lighting", "the exposure is off, fix it", "correct the exposure", "make the lighting look right", "fix the brightness"],
   "fix-colour": ["fix the colours", "the colours look wrong", "correct the white balance", "make the colours look natural", "fix the colour balance"],
   enhance: ["make it look better", "enhance this photo", "fix this photo", "improve the picture", "make it look professional", "touch it up"],
@@ -41,6 +42,7 @@ function underexposed(rng: Rng): Defect {
   const darken = rng.uniform(0.15, 0.35);
   return {
     op: "fix-underexposure",
+    request: { op: "fix-underexposure" },
     params: { gamma, darken },
     make: (photo) => ({ input: f.brightness(f.gammaCurve(photo, gamma), -darken), target: photo }),
     instruction: [
@@ -59,6 +61,7 @@ function overexposed(rng: Rng): Defect {
   const gamma = rng.uniform(1.8, 2.6);
   return {
     op: "fix-overexposure",
+    request: { op: "fix-overexposure" },
     params: { gamma },
     make: (photo) => ({ input: f.invert(f.gammaCurve(f.invert(photo), gamma)), target: photo }),
     instruction: [
@@ -73,8 +76,8 @@ function overexposed(rng: Rng): Defect {
   };
 }
 
-function colourCast(rng: Rng): Defect {
-  const cast = rng.pick(Object.keys(CASTS) as Cast[]);
+function colourCast(rng: Rng, given?: Cast): Defect {
+  const cast = given ?? rng.pick(Object.keys(CASTS) as Cast[]);
   const s = rng.uniform(0.7, 1.0);
   const gains = CASTS[cast].map((g) => 1 + s * (g - 1)) as [number, number, number];
   const words: Record<Cast, string[]> = {
@@ -85,6 +88,7 @@ function colourCast(rng: Rng): Defect {
   };
   return {
     op: "remove-cast",
+    request: { op: "remove-cast", cast },
     params: { cast, strength: s },
     make: (photo) => ({ input: f.channelGains(photo, gains), target: photo }),
     instruction: words[cast],
@@ -98,6 +102,7 @@ function dull(rng: Rng): Defect {
   const s = rng.uniform(0.4, 0.6);
   return {
     op: "boost-dull",
+    request: { op: "boost-dull" },
     params: { contrast: -c, saturation: -s },
     make: (photo) => ({ input: f.saturation(f.contrast(photo, -c), -s), target: photo }),
     instruction: [
@@ -120,6 +125,7 @@ export function toNight(img: RgbImage): RgbImage {
 function dayToNight(): Defect {
   return {
     op: "day-to-night",
+    request: { op: "day-to-night" },
     params: {},
     make: (photo) => ({ input: photo, target: toNight(photo) }),
     instruction: [
@@ -145,6 +151,22 @@ const DEFECTS: readonly (readonly [(rng: Rng) => Defect, number])[] = [
 /** Share of global edits phrased vaguely (ambiguous without the image). */
 const AMBIGUOUS_SHARE = 0.5;
 
+export type CorrectionRequest = Extract<EditRequest, { op: "fix-underexposure" | "fix-overexposure" | "boost-dull" | "day-to-night" | "remove-cast" }>;
+
+const DEFECT_OF: Record<CorrectionRequest["op"], (rng: Rng, r: CorrectionRequest) => Defect> = {
+  "fix-underexposure": underexposed,
+  "fix-overexposure": overexposed,
+  "boost-dull": dull,
+  "day-to-night": dayToNight,
+  "remove-cast": (rng, r) => colourCast(rng, r.op === "remove-cast" ? r.cast : undefined),
+};
+
+/** An example of a given global correction (for test sets written as requests): a photo of the split with the defect, and its fix. */
+export async function requestedCorrection(ctx: EditContext, r: CorrectionRequest): Promise<{ input: RgbImage; target: RgbImage; source: Source }> {
+  const { image, ref } = await ctx.photos.crop(ctx.rng, ctx.split, ctx.res);
+  return { ...DEFECT_OF[r.op](ctx.rng, r).make(image), source: { type: "photo", crop: ref } };
+}
+
 export async function globalEdit(ctx: EditContext): Promise<GeneratedEdit> {
   const { rng } = ctx;
   const { image, ref } = await ctx.photos.crop(rng, ctx.split, ctx.res);
@@ -154,6 +176,7 @@ export async function globalEdit(ctx: EditContext): Promise<GeneratedEdit> {
   return {
     kind: "global",
     op: defect.op,
+    request: family ? { ...defect.request, family } : defect.request,
     params: defect.params,
     instruction: say(rng, family ? GLOBAL_FAMILIES[family] : defect.instruction),
     expressive: defect.expressive,

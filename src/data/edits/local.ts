@@ -1,6 +1,7 @@
 import type { Rng } from "../../core/rng.js";
 import { createImage, type RgbImage } from "../../image/raster.js";
-import type { Background, EditContext, GeneratedEdit } from "../example.js";
+import type { Background, EditContext, GeneratedEdit, Source } from "../example.js";
+import type { LocalRequest, ObjectLooks } from "../language/request.js";
 import { say } from "../phrasing.js";
 import {
   COLOR_NAMES,
@@ -113,9 +114,15 @@ function distinctLooks(rng: Rng, n: number): Pick<SceneObject, "shape" | "color"
   return out;
 }
 
+function looksOf(o: SceneObject): ObjectLooks {
+  return { size: o.size, color: o.color, shape: o.shape };
+}
+
 /** A change to one object of a scene: `after` is null for a removal, `before` null for an addition. */
 interface Change {
   op: string;
+  /** What is asked, without the scene (added once the scene is final). */
+  request: LocalRequest;
   params: GeneratedEdit["params"];
   before: SceneObject | null;
   after: SceneObject | null;
@@ -140,6 +147,7 @@ const recolourPhrasings = (ref: string, c: ColorName): string[] => [
 function recolour(rng: Rng, o: SceneObject, to: ColorName, instruction?: string[]): Change {
   return {
     op: "recolour",
+    request: { op: "recolour", object: looksOf(o), color: to, scene: [] },
     params: { object: describe(o), color: to },
     before: o,
     after: { ...o, color: to },
@@ -152,6 +160,7 @@ function remove(rng: Rng, o: SceneObject, instruction?: string[]): Change {
   const ref = refer(rng, o);
   return {
     op: "remove",
+    request: { op: "remove", object: looksOf(o), scene: [] },
     params: { object: describe(o) },
     before: o,
     after: null,
@@ -183,6 +192,7 @@ function add(rng: Rng, scene: readonly SceneObject[], res: number): Change | nul
   const loc = where(pos);
   return {
     op: "add",
+    request: { op: "add", object: looksOf(o), position: pos, scene: [] },
     params: { object: desc, position: pos },
     before: null,
     after: o,
@@ -205,6 +215,7 @@ function move(rng: Rng, o: SceneObject, scene: readonly SceneObject[], res: numb
     const to = dir === "left" || dir === "right" ? `to the ${dir}` : dir;
     return {
       op: "move",
+      request: { op: "move", object: looksOf(o), direction: dir, scene: [] },
       params: { object: describe(o), direction: dir, distance: dist },
       before: o,
       after: moved,
@@ -230,6 +241,7 @@ function resize(rng: Rng, o: SceneObject, scene: readonly SceneObject[], res: nu
   const word = bigger ? "bigger" : "smaller";
   return {
     op: "resize",
+    request: { op: "resize", object: looksOf(o), bigger, scene: [] },
     params: { object: describe(o), scale: after.r / o.r },
     before: o,
     after,
@@ -246,6 +258,7 @@ function reshape(rng: Rng, o: SceneObject, scene: readonly SceneObject[]): Chang
   const ref = refer(rng, o);
   return {
     op: "reshape",
+    request: { op: "reshape", object: looksOf(o), shape, scene: [] },
     params: { object: describe(o), shape },
     before: o,
     after: { ...o, shape, angle: angleFor(rng, shape) },
@@ -322,15 +335,13 @@ function ambiguousEdit(rng: Rng, res: number, family: string): { scene: SceneObj
       if (!scene) return null;
       const target = scene.find((o) => o.shape === odd)!;
       const to = otherThan(rng, COLOR_NAMES, target.color);
-      return {
-        scene,
-        change: recolour(
-          rng,
-          target,
-          to,
-          phrasings.map((p) => p.replace("{c}", to)),
-        ),
-      };
+      const change = recolour(
+        rng,
+        target,
+        to,
+        phrasings.map((p) => p.replace("{c}", to)),
+      );
+      return { scene, change: { ...change, request: { op: "recolour", object: looksOf(target), color: to, family, scene: [] } } };
     }
     case "odd-colour": {
       const [common, odd] = rng.shuffle(COLOR_NAMES);
@@ -339,7 +350,8 @@ function ambiguousEdit(rng: Rng, res: number, family: string): { scene: SceneObj
       const scene = placeAll(rng, res, rng.shuffle(looks));
       if (!scene) return null;
       const target = scene.find((o) => o.color === odd)!;
-      return { scene, change: recolour(rng, target, common, phrasings) };
+      const change = recolour(rng, target, common, phrasings);
+      return { scene, change: { ...change, request: { op: "recolour", object: looksOf(target), color: common, family, scene: [] } } };
     }
     case "biggest":
     case "smallest": {
@@ -348,7 +360,8 @@ function ambiguousEdit(rng: Rng, res: number, family: string): { scene: SceneObj
       const looks = distinctLooks(rng, family === "smallest" ? 3 : n).map((l, i) => ({ ...l, size: i === 0 ? one : rest }));
       const scene = placeAll(rng, res, rng.shuffle(looks));
       if (!scene) return null;
-      return { scene, change: remove(rng, scene.find((o) => o.size === one)!, phrasings) };
+      const target = scene.find((o) => o.size === one)!;
+      return { scene, change: { ...remove(rng, target, phrasings), request: { op: "remove", object: looksOf(target), family, scene: [] } } };
     }
   }
   throw new RangeError(`unknown local ambiguity family '${family}'`);
@@ -356,6 +369,70 @@ function ambiguousEdit(rng: Rng, res: number, family: string): { scene: SceneObj
 
 /** Share of local edits built around an ambiguous instruction. */
 const AMBIGUOUS_SHARE = 0.4;
+
+/** The change `r` asks for of the scene `scene` (whose objects have r's looks), or null when it does not fit here. */
+function requestedChange(rng: Rng, r: LocalRequest, scene: SceneObject[], res: number): Change | null {
+  const o = scene.find((p) => p.color === r.object.color && p.shape === r.object.shape);
+  const others = scene.filter((p) => p !== o);
+  const base = { op: r.op, request: r, params: {}, instruction: [], expressive: "" };
+  switch (r.op) {
+    case "recolour":
+      return o ? { ...base, before: o, after: { ...o, color: r.color } } : null;
+    case "remove":
+      return o ? { ...base, before: o, after: null } : null;
+    case "add": {
+      for (let t = 0; t < 200; t++) {
+        const added = place(rng, res, r.object, scene);
+        if (added && positionOf(added.cx, added.cy, res) === r.position) return { ...base, before: null, after: added };
+      }
+      return null;
+    }
+    case "move": {
+      if (!o) return null;
+      const [dx, dy] = DIRECTIONS[r.direction];
+      const dist = rng.uniform(0.22, 0.3) * res;
+      const moved = { ...o, cx: o.cx + dx * dist, cy: o.cy + dy * dist };
+      return fits(moved, others, res) ? { ...base, before: o, after: moved } : null;
+    }
+    case "resize": {
+      if (!o) return null;
+      const after: SceneObject = { ...o, size: r.bigger ? "large" : "small", r: r.bigger ? o.r * RESIZE_FACTOR : o.r / RESIZE_FACTOR };
+      return fits(after, others, res) ? { ...base, before: o, after } : null;
+    }
+    case "reshape":
+      return o ? { ...base, before: o, after: { ...o, shape: r.shape, angle: angleFor(rng, r.shape) } } : null;
+  }
+}
+
+/**
+ * An example of a given local request on a scene of its objects (for test sets written as requests, such
+ * as the hand-written one): input, target and mask; or, for `r` null, the scene alone, unedited.
+ */
+export async function requestedLocalEdit(
+  ctx: EditContext,
+  looks: readonly ObjectLooks[],
+  r: LocalRequest | null,
+): Promise<{ input: RgbImage; target: RgbImage; mask: Uint8Array; source: Source }> {
+  const { rng, res } = ctx;
+  const { image: bgImage, bg } = await makeBackground(ctx);
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const scene = placeAll(rng, res, [...looks]);
+    if (!scene) continue;
+    const change = r ? requestedChange(rng, r, scene, res) : null;
+    if (r && !change) continue;
+    const after = change ? scene.flatMap((o) => (o === change.before ? (change.after ? [change.after] : []) : [o])) : scene;
+    if (change && !change.before && change.after) after.push(change.after);
+    const mask = new Uint8Array(res * res);
+    if (change)
+      markCoverage(
+        mask,
+        [change.before, change.after].filter((o): o is SceneObject => o !== null),
+        res,
+      );
+    return { input: renderScene(bgImage, scene), target: renderScene(bgImage, after), mask, source: { type: "scene", background: bg, objects: scene } };
+  }
+  throw new Error(`could not lay out a scene of ${looks.length} objects for '${r?.op ?? "no edit"}' at ${res}x${res}`);
+}
 
 export async function localEdit(ctx: EditContext): Promise<GeneratedEdit> {
   const { rng, res } = ctx;
@@ -378,6 +455,7 @@ export async function localEdit(ctx: EditContext): Promise<GeneratedEdit> {
   return {
     kind: "local",
     op: change.op,
+    request: { ...change.request, scene: scene.map(looksOf) },
     params: change.params,
     instruction: say(rng, change.instruction),
     expressive: change.expressive,

@@ -79,20 +79,21 @@ class EditHeadExport(nn.Module):
 
 
 class TextEncoder(nn.Module):
-    """The InsPix2Pix baseline's condition: the raw instruction's bytes -> U, no language model."""
+    """The InsPix2Pix baseline's condition: the raw instruction as the frozen MiniLM reads it (as
+    InstructPix2Pix reads it with a frozen CLIP text encoder) -> U, no language model."""
 
-    def __init__(self, cfg: TextEncoderConfig, vocab: int, queries: int, context_dim: int):
+    def __init__(self, cfg: TextEncoderConfig, instruction_dim: int, queries: int, context_dim: int):
         super().__init__()
         self.cfg = cfg
-        self.embed = nn.Embedding(vocab, cfg.dim)
+        self.embed = nn.Sequential(nn.LayerNorm(instruction_dim), nn.Linear(instruction_dim, cfg.dim))
         self.pos = nn.Parameter(torch.randn(1, cfg.max_len, cfg.dim) * 0.02)
         self.encoder = nn.ModuleList(Block(cfg.dim, cfg.heads) for _ in range(cfg.layers))
         self.enc_norm = nn.LayerNorm(cfg.dim)
         self.decoder = QueryDecoder(cfg.dim, cfg.heads, cfg.layers, queries, context_dim)
 
-    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """ids [B,T] (T <= max_len), mask [B,T] bool (True = a real token) -> U [B,L,context_dim]."""
-        x = self.embed(ids) + self.pos[:, : ids.shape[1]]
+    def forward(self, states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """MiniLM states [B,T,instruction_dim] (T <= max_len), mask [B,T] bool (True = a token) -> U [B,L,context_dim]."""
+        x = self.embed(states) + self.pos[:, : states.shape[1]]
         key_mask = mask[:, None, None, :]
         for b in self.encoder:
             x = b(x, mask=key_mask)

@@ -1,6 +1,8 @@
 """The multimodal LM: a patch ViT + linear projector into a causal byte-level transformer LM.
 
-Sequence: [BOS] [image features] [prompt bytes] [SEP] [expressive bytes] [IMG0..IMG(N-1)] [EOS].
+Sequence: [BOS] [image features] [prompt] [SEP] [expressive bytes] [IMG0..IMG(N-1)] [EOS], where the
+instruction's prompt is "what will this image be like if " in bytes followed by the instruction as the
+frozen MiniLM reads it (its token states through InstructionProjector: instructions.py).
 With `vision=False` the same LM reads text only: that is the LGIE baseline.
 """
 from __future__ import annotations
@@ -12,7 +14,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..config import MLLMConfig
-from ..tokenizer import Tokenizer
+from ..tokenizer import PROMPT, Tokenizer
 from .layers import Block, causal_mask
 
 
@@ -72,6 +74,18 @@ class VisionEncoder(nn.Module):
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         return self.pooled(self.cells(image))
+
+
+class InstructionProjector(nn.Module):
+    """MiniLM's token states [.., instruction_dim] -> LM input embeddings [.., dim] (LayerNorm, then linear)."""
+
+    def __init__(self, instruction_dim: int, dim: int):
+        super().__init__()
+        self.norm = nn.LayerNorm(instruction_dim)
+        self.proj = nn.Linear(instruction_dim, dim)
+
+    def forward(self, states: torch.Tensor) -> torch.Tensor:
+        return self.proj(self.norm(states))
 
 
 class MLLM(nn.Module):
@@ -143,23 +157,34 @@ class MLLM(nn.Module):
         return torch.zeros(shape), torch.zeros(shape)
 
 
-def build_batch(model: MLLM, prefix: torch.Tensor, prompts: list[list[int]], targets: list[list[int]]):
-    """Teacher-forcing batch after `prefix` (model.prefix(...), [B, num_prefix, dim]):
-    embeddings [B,T,dim], label ids [B,T] (-100 = no loss), and the start
+def instruction_prompt(model: MLLM, proj: InstructionProjector, states: torch.Tensor) -> torch.Tensor:
+    """The prompt of L_ins as embeddings [P, dim]: PROMPT's tokens, the projected instruction states, SEP."""
+    tok = model.tok
+    return torch.cat([model.embed(torch.tensor(tok.encode(PROMPT))), proj(states), model.embed(torch.tensor([tok.sep]))])
+
+
+def text_prompt(model: MLLM, ids: list[int]) -> torch.Tensor:
+    """A prompt given as token ids (e.g. "describe the image" SEP), as embeddings [P, dim]."""
+    return model.embed(torch.tensor(ids))
+
+
+def build_batch(model: MLLM, prefix: torch.Tensor, prompts: list[torch.Tensor], targets: list[list[int]]):
+    """Teacher-forcing batch after `prefix` (model.prefix(...), [B, num_prefix, dim]) of prompts given as
+    embeddings ([P_i, dim] each): embeddings [B,T,dim], label ids [B,T] (-100 = no loss), and the start
     index of each target. Sequences are right-padded, so the causal mask alone keeps pads unseen."""
     b = len(prompts)
-    texts = [p + t for p, t in zip(prompts, targets)]
-    width = max(len(t) for t in texts)
-    ids = torch.full((b, width), model.tok.pad, dtype=torch.long)
+    width = max(len(p) + len(t) for p, t in zip(prompts, targets))
+    rows = []
     labels = torch.full((b, model.num_prefix + width), -100, dtype=torch.long)
     starts = []
     for i, (p, t) in enumerate(zip(prompts, targets)):
-        ids[i, : len(p) + len(t)] = torch.tensor(p + t)
+        pad = [model.tok.pad] * (width - len(p) - len(t))
+        rows.append(torch.cat([p, model.embed(torch.tensor(t + pad, dtype=torch.long))]))
         s = model.num_prefix + len(p)
         # Position j predicts token j+1: the label of position s-1 is the first target token.
         labels[i, s - 1 : s - 1 + len(t)] = torch.tensor(t)
         starts.append(s)
-    embeds = torch.cat([prefix, model.embed(ids)], dim=1)
+    embeds = torch.cat([prefix, torch.stack(rows)], dim=1)
     return embeds, labels, starts
 
 
@@ -177,6 +202,25 @@ def img_hidden(hidden: torch.Tensor, starts: list[int], expressive_lens: list[in
     return torch.stack(rows)
 
 
+class _TrieNode:
+    def __init__(self):
+        self.next: dict[int, _TrieNode] = {}
+        self.end = False
+
+
+class ExpressiveTrie:
+    """The expressive instructions a model may give (its expressive.json), as a trie of their tokens, for
+    constrained decoding."""
+
+    def __init__(self, texts: list[str], tok: Tokenizer):
+        self.root = _TrieNode()
+        for text in texts:
+            node = self.root
+            for i in tok.encode(text):
+                node = node.next.setdefault(i, _TrieNode())
+            node.end = True
+
+
 @dataclass
 class Generated:
     ids: list[int]  # the expressive instruction's tokens
@@ -186,23 +230,33 @@ class Generated:
 
 
 @torch.no_grad()
-def generate(model: MLLM, image: torch.Tensor | None, instruction: str) -> Generated:
-    """Greedy decoding with the KV cache, one example. Stops at [IMG0], EOS or the token cap, then
-    feeds the [IMG] tokens to collect the hidden states of the positions that predict them."""
+def generate(
+    model: MLLM, proj: InstructionProjector, image: torch.Tensor | None, states: torch.Tensor, trie: ExpressiveTrie | None = None
+) -> Generated:
+    """Greedy decoding with the KV cache, one example (`states`: the instruction's MiniLM states), held to
+    the instructions of `trie` when given (as the TypeScript runtime decodes). Stops at [IMG0], EOS or the
+    token cap, then feeds the [IMG] tokens to collect the hidden states of the positions that predict them."""
     tok = model.tok
     n = model.cfg.num_img_tokens
-    prompt = torch.tensor([tok.prompt_ids(instruction)])
     prefix = model.prefix(image, 1)
-    embeds = torch.cat([prefix, model.embed(prompt)], dim=1)
+    embeds = torch.cat([prefix, instruction_prompt(model, proj, states)[None]], dim=1)
     k, v = model.empty_cache(1)
     logits, hidden, k, v = model.forward_cached(embeds, k, v)
     out: list[int] = []
     last_hidden = hidden[:, -1:]
+    node = trie.root if trie is not None else None
     while len(out) < model.cfg.max_new_tokens:
-        nxt = int(logits[0, -1].argmax())
+        if node is None:
+            nxt = int(logits[0, -1].argmax())
+        else:
+            allowed = sorted(node.next) + ([tok.img0, tok.eos] if node.end else [])
+            # The first of the highest: ties go to the smaller id, as in the TypeScript runtime.
+            nxt = allowed[int(logits[0, -1, allowed].argmax())]
         if nxt == tok.img0 or nxt == tok.eos:
             break
         out.append(nxt)
+        if node is not None:
+            node = node.next[nxt]
         logits, last_hidden, k, v = model.forward_cached(model.embed(torch.tensor([[nxt]])), k, v)
     # The position that predicts IMG0 is the last one fed; then IMG0..IMG(N-2) are fed in turn.
     states = [last_hidden[0, -1]]

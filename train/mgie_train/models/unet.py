@@ -39,6 +39,11 @@ def orientations(x: torch.Tensor) -> list[torch.Tensor]:
     return [x, x.flip(3), x.flip(2), x.flip((2, 3)), t, t.flip(3), t.flip(2), t.flip((2, 3))]
 
 
+def reorient(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """Each map of x [B, C, h, h] in the orientation `index` [B] (an index into `orientations`) names."""
+    return torch.stack([orientations(x[i : i + 1])[int(k)][0] for i, k in enumerate(index)])
+
+
 class OrientationMix(nn.Module):
     """The input image's latent in each of its 8 orientations, mixed by weights the condition chooses
     (a softmax over logits, see UNet.orientation_logits), joins the UNet's input. Convolutions keep content where
