@@ -1,3 +1,6 @@
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import sharp from "sharp";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -427,7 +430,7 @@ describe("mgie serve API: queue", () => {
     expect(Number(refused.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
     expect((await errorOf(refused)).code).toBe("QUEUE_FULL");
     const health = (await (await fetch(`${url}/healthz`)).json()) as { queue: unknown };
-    expect(health.queue).toEqual({ running: 1, queued: 2, concurrency: 1, maxQueued: 2 });
+    expect(health.queue).toEqual({ running: 1, queued: 2, concurrency: 1, maxQueued: 2, workers: 1 });
 
     const last = await fetch(`${url}/v1/edits/${accepted[2].id}/events`);
     gated.open();
@@ -443,19 +446,24 @@ describe("mgie serve API: queue", () => {
     expect((await submit()).status).toBe(202);
   });
 
-  it("on shutdown fails the waiting edits, lets the running one finish and refuses new ones", async () => {
+  it("on shutdown lets the running edit finish, keeps the waiting one on disk for the next start, and refuses new ones", async () => {
     const gated = gatedEditor();
-    const server = await start({ concurrency: 1 }, gated.editor);
+    const dataDir = await mkdtemp(join(tmpdir(), "mgie-serve-test-"));
+    const server = await start({ concurrency: 1, dataDir }, gated.editor);
     const first = ((await (await post(server.url, form({ instruction: "x", steps: 2 }))).json()) as Job).id;
     const second = ((await (await post(server.url, form({ instruction: "y", steps: 2 }))).json()) as Job).id;
     await expect.poll(gated.entered, POLL).toBe(1);
     const closed = server.app.close();
-    await expect.poll(() => server.queue.isClosed, POLL).toBe(true);
+    await expect.poll(() => server.store.isClosed, POLL).toBe(true);
+    await expect(server.store.submit((await server.store.get(first)) as never, { image: png })).rejects.toThrow(/shutting down/);
     gated.open();
     await closed;
-    expect(server.queue.get(first)!.status).toBe("done");
-    expect(server.queue.get(second)!.error!.code).toBe("SHUTTING_DOWN");
-    expect(() => server.queue.submit(server.queue.get(first)!.input, { image: png })).toThrow(/shutting down/);
+    expect(await server.store.get(first)).toMatchObject({ status: "done" });
+    expect(await server.store.get(second)).toMatchObject({ status: "queued" });
+
+    const again = await start({ dataDir });
+    expect((await waitFinished(again.url, second)).status).toBe("done");
+    expect((await fetch(`${again.url}/v1/edits/${first}/image`)).status).toBe(200);
   });
 });
 

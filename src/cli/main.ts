@@ -14,6 +14,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   eval: async () => (await import("./eval.js")).evalCommand(),
   bench: async () => (await import("./bench.js")).benchCommand(),
   serve: async () => (await import("./serve.js")).serveCommand(),
+  worker: async () => (await import("./worker.js")).workerCommand(),
 };
 
 /**

@@ -1,11 +1,22 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { FastifyRequest } from "fastify";
+import { MgieError } from "../errors.js";
 import { ApiError } from "./httpErrors.js";
 
 declare module "fastify" {
   interface FastifyContextConfig {
     /** Served without the bearer token: the web page's own static files, which hold no data. */
     public?: boolean;
+  }
+}
+
+/** Refuses a token that is empty or blank (an unset variable, say), which would otherwise turn auth off silently. */
+export function checkToken(token: string): void {
+  if (token.trim() === "") {
+    throw new MgieError(
+      "TOKEN",
+      "the token is empty: give a secret with --token or MGIE_TOKEN (e.g. $(openssl rand -hex 16)), or leave both unset to serve loopback only",
+    );
   }
 }
 

@@ -1,22 +1,20 @@
 import { paramsOf, resolveEditParams } from "../core/params.js";
 import { ImageInputError, MgieError } from "../errors.js";
-import { encodeImage, readImage } from "../image/io.js";
+import { encodeImage, verifyImage } from "../image/io.js";
 import { modelDefaults } from "../models/modelDir.js";
 import type { EditProgress, MgieEditor } from "../pipeline/editor.js";
-import { type Job, JobQueue, type JobQueueOptions } from "./jobQueue.js";
+import type { EditUpload, JobRecord, JobStore } from "./jobStore.js";
 import type { EditParams, JobView } from "./schemas.js";
 
-/** What the server needs of an editor (tests wrap the real one to hold edits back). */
-export type Editor = Pick<MgieEditor, "manifest" | "edit">;
+/**
+ * What the server needs of an editor (tests wrap the real one to hold edits back). `checkInstruction`,
+ * where the editor has it, refuses an instruction the model cannot take (too many tokens) at the door.
+ */
+export type Editor = Pick<MgieEditor, "manifest" | "edit"> & Partial<Pick<MgieEditor, "checkInstruction">>;
 
 export interface ImageLimits {
   maxImageBytes: number;
   maxImagePixels: number;
-}
-
-/** An accepted edit: every parameter resolved. Its payload is the upload (encoded, validated). */
-export interface EditRequest {
-  params: Required<EditParams>;
 }
 
 export interface EditOutcome {
@@ -25,47 +23,46 @@ export interface EditOutcome {
   timings: Record<string, number>;
 }
 
-export type EditJob = Job<EditRequest, EditOutcome, EditProgress>;
-/** The upload: the image, and the optional mask that confines the edit (both encoded, validated). */
-export interface EditUpload {
-  image: Uint8Array;
-  mask?: Uint8Array;
-}
-
-export type EditQueue = JobQueue<EditRequest, EditUpload, EditOutcome, EditProgress>;
-
-/** The queue of edits; an edit that fails other than by an MgieError (a bug) is also logged. */
-export function createEditQueue(editor: Editor, options: JobQueueOptions, log?: (line: string) => void): EditQueue {
-  return new JobQueue<EditRequest, EditUpload, EditOutcome, EditProgress>(async ({ params }, { image, mask }, { signal, progress }) => {
-    const { instruction, ...options } = params;
-    try {
-      const r = await editor.edit(image, instruction, { ...options, mask, onProgress: progress, signal });
-      const timings = Object.fromEntries(Object.entries(r.timings).map(([k, ms]) => [k, Math.round(ms * 10) / 10]));
-      return { png: await encodeImage(r.image, "png", { icc: r.icc }), expressiveInstruction: r.expressiveInstruction, timings };
-    } catch (err) {
-      if (!(err instanceof MgieError)) log?.(`edit "${instruction}" failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-      throw err;
-    }
-  }, options);
+/** Runs one edit of a job: the editor, then the PNG (the photo's ICC profile kept). */
+export async function runEdit(
+  editor: Editor,
+  params: Required<EditParams>,
+  { image, mask }: EditUpload,
+  context: { signal: AbortSignal; progress: (p: EditProgress) => void; log?: (line: string) => void },
+): Promise<EditOutcome> {
+  const { instruction, ...options } = params;
+  try {
+    const r = await editor.edit(image, instruction, { ...options, mask, onProgress: context.progress, signal: context.signal });
+    // A request the model cannot do ends the job as failed, with the model's reason (it would fail the same way again).
+    const refusal = (r as { unsupported?: string | null }).unsupported;
+    if (refusal) throw new MgieError("UNSUPPORTED_REQUEST", refusal);
+    const timings = Object.fromEntries(Object.entries(r.timings).map(([k, ms]) => [k, Math.round(ms * 10) / 10]));
+    return { png: await encodeImage(r.image, "png", { icc: r.icc }), expressiveInstruction: r.expressiveInstruction, timings };
+  } catch (err) {
+    if (!(err instanceof MgieError)) context.log?.(`edit "${instruction}" failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    throw err;
+  }
 }
 
 /**
  * The parameters an edit runs with: the request's, and the model's defaults for the rest. Resolved
- * (and so checked against the model) before the upload is queued, so that a bad one is a 400.
+ * (and so checked against the model, the instruction in the model's own tokens) before the upload
+ * is queued, so that a bad one is a 400 rather than a failed job.
  */
 export function resolveParams({ instruction, ...params }: EditParams, editor: Editor): Required<EditParams> {
   const resolved = resolveEditParams(modelDefaults(editor.manifest), params);
+  editor.checkInstruction?.(instruction);
   return { instruction, ...Object.fromEntries(paramsOf("serve").map((name) => [name, resolved[name as keyof typeof resolved]])) } as Required<EditParams>;
 }
 
 /**
- * Decodes the upload once before it is queued, so that a bad image is refused at once (413, 415,
+ * Decodes the upload once (as a stream, kept nowhere) before it is queued, so that a bad image is refused at once (413, 415,
  * 400) rather than reported later as a failed job. Only the encoded bytes are kept: a queued job
  * holds the upload, not a decoded float copy of it.
  */
 export async function checkImage(bytes: Uint8Array, limits: ImageLimits, field = "image"): Promise<void> {
   try {
-    await readImage(bytes, { maxBytes: limits.maxImageBytes, maxPixels: limits.maxImagePixels });
+    await verifyImage(bytes, { maxBytes: limits.maxImageBytes, maxPixels: limits.maxImagePixels });
   } catch (err) {
     if (err instanceof ImageInputError && field !== "image") throw new ImageInputError(err.code, `the ${field}: ${err.message}`, { cause: err, field });
     throw err;
@@ -74,20 +71,21 @@ export async function checkImage(bytes: Uint8Array, limits: ImageLimits, field =
 
 const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
 
-export function jobView(job: EditJob, queue: EditQueue): JobView {
+export async function jobView(job: JobRecord, store: JobStore): Promise<JobView> {
   const self = `/v1/edits/${job.id}`;
   return {
     id: job.id,
     status: job.status,
-    position: queue.position(job),
-    params: job.input.params,
+    position: job.status === "queued" ? await store.position(job) : null,
+    params: job.params,
     createdAt: iso(job.createdAt)!,
     startedAt: iso(job.startedAt),
     finishedAt: iso(job.finishedAt),
     progress: job.status === "running" ? (job.progress ?? null) : null,
-    expressiveInstruction: job.result?.expressiveInstruction ?? null,
-    timings: job.result?.timings ?? null,
+    expressiveInstruction: job.expressiveInstruction ?? null,
+    timings: job.timings ?? null,
     error: job.error ?? null,
+    attempts: job.attempts,
     links: { self, image: `${self}/image`, events: `${self}/events` },
   };
 }

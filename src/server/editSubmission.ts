@@ -39,6 +39,10 @@ async function readMultipart(request: FastifyRequest): Promise<EditSubmission> {
           part.fieldname,
         );
       }
+      if (files[part.fieldname]) {
+        await part.toBuffer();
+        throw new ApiError(400, "INVALID_ARGUMENT", `the file field '${part.fieldname}' is given twice: send it once`, part.fieldname);
+      }
       files[part.fieldname] = await part.toBuffer();
     } else {
       if (FILE_FIELDS.has(part.fieldname))
@@ -49,6 +53,9 @@ async function readMultipart(request: FastifyRequest): Promise<EditSubmission> {
           part.fieldname,
         );
       if (part.valueTruncated) throw new ApiError(400, "INVALID_ARGUMENT", `field '${part.fieldname}' is over ${MAX_FIELD_BYTES} bytes`, part.fieldname);
+      if (Object.hasOwn(fields, part.fieldname)) {
+        throw new ApiError(400, "INVALID_ARGUMENT", `field '${part.fieldname}' is given twice: send each field once`, part.fieldname);
+      }
       fields[part.fieldname] = String(part.value);
     }
   }

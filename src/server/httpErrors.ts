@@ -1,5 +1,5 @@
 import { ImageInputError, InvalidArgumentError, MgieError } from "../errors.js";
-import { QueueClosedError, QueueFullError } from "./jobQueue.js";
+import { QueueClosedError, QueueFullError, StorageFullError } from "./jobStore.js";
 import type { ErrorBody } from "./schemas.js";
 
 /** An error answered with a given HTTP status; `field` names the request field at fault. */
@@ -9,6 +9,8 @@ export class ApiError extends MgieError {
     code: string,
     message: string,
     readonly field?: string,
+    /** Sent as Retry-After (a 429 or 503 the client may retry). */
+    readonly retryAfterSeconds?: number,
   ) {
     super(code, message);
     this.name = "ApiError";
@@ -20,6 +22,21 @@ export interface ErrorReply {
   body: ErrorBody;
   headers: Record<string, string>;
 }
+
+/** Framework errors that are the client's fault but come with another status, or none. */
+const FRAMEWORK_STATUS: Record<string, number> = {
+  FST_PARTS_LIMIT: 400,
+  FST_FIELDS_LIMIT: 400,
+  FST_FILES_LIMIT: 400,
+  FST_ERR_BAD_URL: 400,
+  FST_ERR_MAX_PARAM_LENGTH: 400,
+  FST_MULTIPART_MALFORMED: 400,
+  FST_INVALID_MULTIPART_CONTENT_TYPE: 415,
+};
+
+/** A multipart parser's complaint about a malformed body (busboy raises plain Errors). */
+const MALFORMED_MULTIPART =
+  /^(Multipart: Boundary not found|Unexpected end of (form|multipart data)|Malformed part header|Malformed urlencoded form|Unsupported content type)/;
 
 const IMAGE_STATUS: Record<string, number> = {
   IMAGE_TOO_LARGE: 413,
@@ -40,6 +57,15 @@ function frameworkMessage(code: string, fallback: string, maxImageBytes: number)
       return `the image is over the limit of ${maxImageBytes} bytes; downscale or compress it first`;
     case "FST_FILES_LIMIT":
       return "send at most two files: the image, and optionally its mask";
+    case "FST_PARTS_LIMIT":
+    case "FST_FIELDS_LIMIT":
+      return "too many form fields: send the image, optionally the mask, the instruction and the edit parameters (GET /v1/models lists them)";
+    case "FST_ERR_MAX_PARAM_LENGTH":
+      return "the id in the URL is too long: edit ids are UUIDs, as POST /v1/edits returned them";
+    case "FST_ERR_BAD_URL":
+      return "the URL is malformed (a bad percent-encoding?): see /openapi.json for the routes";
+    case "FST_MULTIPART_MALFORMED":
+      return "the multipart body is malformed (no boundary, or not multipart at all): let your HTTP client build the form, e.g. curl -F image=@photo.jpg -F instruction=...";
     case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
       return UNSUPPORTED_BODY_MESSAGE;
     case "FST_ERR_CTP_EMPTY_JSON_BODY":
@@ -62,17 +88,23 @@ export function errorReply(err: unknown, maxImageBytes: number): ErrorReply {
     headers,
   });
   if (err instanceof ApiError) {
-    const challenge = err.status === 401 ? { "www-authenticate": 'Bearer realm="mgie"' } : undefined;
-    return reply(err.status, err.code, err.message, err.field, challenge);
+    const headers: Record<string, string> = err.status === 401 ? { "www-authenticate": 'Bearer realm="mgie"' } : {};
+    if (err.retryAfterSeconds !== undefined) headers["retry-after"] = String(err.retryAfterSeconds);
+    return reply(err.status, err.code, err.message, err.field, headers);
   }
   if (err instanceof QueueFullError) return reply(429, err.code, err.message, undefined, { "retry-after": String(err.retryAfterSeconds) });
-  if (err instanceof QueueClosedError) return reply(503, err.code, err.message);
+  if (err instanceof StorageFullError) return reply(503, err.code, err.message, undefined, { "retry-after": String(err.retryAfterSeconds) });
+  if (err instanceof QueueClosedError) return reply(503, err.code, err.message, undefined, { "retry-after": "5" });
   if (err instanceof ImageInputError) return reply(IMAGE_STATUS[err.code] ?? 400, err.code, err.message, err.field);
   if (err instanceof InvalidArgumentError) return reply(400, err.code, err.message, err.field);
   const e = err as { statusCode?: unknown; code?: unknown; message?: unknown };
-  if (typeof e.statusCode === "number" && e.statusCode >= 400 && e.statusCode < 500) {
+  if (typeof e.code !== "string" && typeof e.message === "string" && MALFORMED_MULTIPART.test(e.message)) {
+    return reply(400, "FST_MULTIPART_MALFORMED", `${frameworkMessage("FST_MULTIPART_MALFORMED", "", maxImageBytes)} (${e.message})`);
+  }
+  const status = typeof e.code === "string" && FRAMEWORK_STATUS[e.code] ? FRAMEWORK_STATUS[e.code] : e.statusCode;
+  if (typeof status === "number" && status >= 400 && status < 500) {
     const code = typeof e.code === "string" ? e.code : "BAD_REQUEST";
-    return reply(e.statusCode, code, frameworkMessage(code, String(e.message), maxImageBytes));
+    return reply(status, code, frameworkMessage(code, String(e.message), maxImageBytes));
   }
   return reply(500, "INTERNAL", "the server failed on this request (a bug: the server log has the details)");
 }

@@ -1,5 +1,14 @@
 import { z } from "zod";
-import { EditJsonBodySchema, EditParamsSchema, ErrorBodySchema, HealthSchema, JobViewSchema, ModelsResponseSchema, ProgressSchema } from "./schemas.js";
+import {
+  EditJsonBodySchema,
+  EditParamsSchema,
+  ErrorBodySchema,
+  HealthSchema,
+  JobViewSchema,
+  ModelsResponseSchema,
+  ProgressSchema,
+  ReadinessSchema,
+} from "./schemas.js";
 
 /** A JSON Schema (2020-12, as OpenAPI 3.1 uses) of a request or response schema. */
 function schema(s: z.ZodType, io: "input" | "output"): Record<string, unknown> {
@@ -10,7 +19,13 @@ function schema(s: z.ZodType, io: "input" | "output"): Record<string, unknown> {
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const json = (name: string) => ({ "application/json": { schema: ref(name) } });
 const error = (description: string) => ({ description, content: json("Error") });
-const idParam = { name: "id", in: "path", required: true, schema: { type: "string" }, description: "the id POST /v1/edits returned" };
+const idParam = {
+  name: "id",
+  in: "path",
+  required: true,
+  schema: { type: "string", format: "uuid", maxLength: 36 },
+  description: "the id POST /v1/edits returned (a UUID)",
+};
 
 /**
  * The OpenAPI 3.1 description of the HTTP API, served at GET /openapi.json. The request and
@@ -40,10 +55,18 @@ export function openApiDocument(options: { tokenRequired: boolean }): Record<str
     "400": error("a field is missing or out of range (the error names it), or the image is corrupt or empty"),
     "413": error("the image is over the byte or pixel limit (GET /v1/models says them)"),
     "415": error("the image is not in a format mgie reads (JPEG, PNG, WebP, GIF, TIFF, AVIF), or the body is neither multipart nor JSON"),
-    "429": { ...error("the queue is full; try again after Retry-After seconds"), headers: { "Retry-After": { schema: { type: "integer" } } } },
-    "503": error("the server is shutting down"),
+    "429": {
+      ...error("the queue is full (QUEUE_FULL), or the server is busy receiving or checking other uploads (BUSY); try again after Retry-After seconds"),
+      headers: { "Retry-After": { schema: { type: "integer" } } },
+    },
+    "503": { ...error("the server is shutting down, or its storage budget is full"), headers: { "Retry-After": { schema: { type: "integer" } } } },
   };
-  const auth = options.tokenRequired ? { "401": error("the bearer token is missing or wrong") } : {};
+  // Every route may answer these: a bad token, or (without a token) a request not to a loopback name or from another site's page.
+  const auth = options.tokenRequired
+    ? { "401": error("the bearer token is missing or wrong") }
+    : { "403": error("without a token the server answers only requests to a loopback name, from no page or its own") };
+  const common = { ...auth, "400": error("a malformed request (e.g. a bad URL)"), "503": error("the server is shutting down") };
+  const gone = { "404": error("no such edit"), "410": error("the edit finished and expired") };
   return {
     openapi: "3.1.0",
     info: {
@@ -60,9 +83,21 @@ export function openApiDocument(options: { tokenRequired: boolean }): Record<str
           summary: "Submit an edit",
           requestBody: editBody,
           responses: {
-            "202": { description: "accepted; Location is the job's URL", content: json("Job"), headers: { Location: { schema: { type: "string" } } } },
+            "202": {
+              description: "accepted; Location is the job's URL",
+              content: json("Job"),
+              headers: { Location: { schema: { type: "string" } } },
+              links: Object.fromEntries(
+                [
+                  ["GetEdit", "getEdit"],
+                  ["CancelEdit", "cancelEdit"],
+                  ["GetEditImage", "getEditImage"],
+                  ["GetEditEvents", "getEditEvents"],
+                ].map(([name, operationId]) => [name, { operationId, parameters: { id: "$response.body#/id" } }]),
+              ),
+            },
+            ...common,
             ...badRequest,
-            ...auth,
           },
         },
       },
@@ -79,21 +114,35 @@ export function openApiDocument(options: { tokenRequired: boolean }): Record<str
                 "X-Edit-Id": { schema: { type: "string" } },
               },
             },
+            ...common,
             ...badRequest,
+            "409": error("the edit was cancelled (DELETE /v1/edits/{id})"),
+            "410": error("the result expired before it could be sent"),
             "500": error("the edit failed"),
-            ...auth,
           },
         },
       },
       "/v1/edits/{id}": {
         get: {
+          operationId: "getEdit",
           summary: "An edit's status, queue position, expressive instruction, timings or error",
           parameters: [idParam],
-          responses: { "200": { description: "the job", content: json("Job") }, "404": error("no such edit, or it expired"), ...auth },
+          responses: { "200": { description: "the job", content: json("Job") }, ...common, ...gone },
+        },
+        delete: {
+          operationId: "cancelEdit",
+          summary: "Cancel an edit: a queued one is removed, a running one aborted; a finished one is left as it is",
+          parameters: [idParam],
+          responses: {
+            "200": { description: "the job as it ended (failed with code CANCELLED, unless it had finished)", content: json("Job") },
+            ...common,
+            ...gone,
+          },
         },
       },
       "/v1/edits/{id}/image": {
         get: {
+          operationId: "getEditImage",
           summary: "The edited image",
           parameters: [idParam],
           responses: {
@@ -101,14 +150,15 @@ export function openApiDocument(options: { tokenRequired: boolean }): Record<str
               description: "the edited photo as PNG, at the photo's own size",
               content: { "image/png": { schema: { type: "string", format: "binary" } } },
             },
-            "404": error("no such edit, or it expired"),
+            ...common,
+            ...gone,
             "409": error("the edit is not done (queued, running or failed)"),
-            ...auth,
           },
         },
       },
       "/v1/edits/{id}/events": {
         get: {
+          operationId: "getEditEvents",
           summary: "Server-Sent Events of an edit",
           description:
             "Events: `status` (a Job; first the current state, then on each status or queue-position change), " +
@@ -116,24 +166,44 @@ export function openApiDocument(options: { tokenRequired: boolean }): Record<str
           parameters: [idParam],
           responses: {
             "200": { description: "the event stream", content: { "text/event-stream": { schema: { type: "string" } } } },
-            "404": error("no such edit"),
-            ...auth,
+            ...common,
+            ...gone,
           },
         },
       },
       "/v1/models": {
         get: {
           summary: "The model served, its defaults, and the request limits",
-          responses: { "200": { description: "models", content: json("Models") }, ...auth },
+          responses: { "200": { description: "models", content: json("Models") }, ...common },
         },
       },
       "/healthz": {
         get: {
           summary: "Liveness and queue occupancy",
-          responses: { "200": { description: "serving", content: json("Health") }, "503": { description: "shutting down", content: json("Health") }, ...auth },
+          responses: {
+            ...common,
+            "200": { description: "serving", content: json("Health") },
+            "503": { description: "shutting down", content: json("Health") },
+          },
         },
       },
-      "/openapi.json": { get: { summary: "This document", responses: { "200": { description: "OpenAPI 3.1" }, ...auth } } },
+      "/readyz": {
+        get: {
+          summary: "Readiness: the model is loaded and the job store (data directory, or Redis) is up",
+          responses: {
+            ...common,
+            "200": { description: "ready", content: json("Readiness") },
+            "503": { description: "not ready", content: json("Readiness") },
+          },
+        },
+      },
+      "/metrics": {
+        get: {
+          summary: "Prometheus metrics: queue depth, running edits, workers, edits by outcome, stage durations, refusals, process memory",
+          responses: { "200": { description: "Prometheus text format", content: { "text/plain": { schema: { type: "string" } } } }, ...common },
+        },
+      },
+      "/openapi.json": { get: { summary: "This document", responses: { "200": { description: "OpenAPI 3.1" }, ...common } } },
     },
     components: {
       schemas: {
@@ -142,6 +212,7 @@ export function openApiDocument(options: { tokenRequired: boolean }): Record<str
         Progress: schema(ProgressSchema, "output"),
         Models: schema(ModelsResponseSchema, "output"),
         Health: schema(HealthSchema, "output"),
+        Readiness: schema(ReadinessSchema, "output"),
         Error: schema(ErrorBodySchema, "output"),
       },
       ...(options.tokenRequired ? { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } } : {}),

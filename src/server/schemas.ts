@@ -73,6 +73,7 @@ export const JobViewSchema = z.object({
   expressiveInstruction: z.string().nullable().meta({ description: "what the model understood the instruction to mean" }),
   timings: z.record(z.string(), z.number()).nullable().meta({ description: "milliseconds per stage, and total" }),
   error: ErrorBodySchema.shape.error.nullable(),
+  attempts: z.number().int().meta({ description: "times the edit was started; more than 1 when a worker or the server died while it ran and it was retried" }),
   links: z.object({ self: z.string(), image: z.string(), events: z.string() }),
 });
 export type JobView = z.infer<typeof JobViewSchema>;
@@ -125,6 +126,19 @@ export function parameterViews(model: ModelDefaults): ParameterView[] {
 
 export const HealthSchema = z.object({
   status: z.enum(["ok", "shutting-down"]),
-  queue: z.object({ running: z.number().int(), queued: z.number().int(), concurrency: z.number().int(), maxQueued: z.number().int() }),
+  queue: z.object({
+    running: z.number().int(),
+    queued: z.number().int(),
+    concurrency: z.number().int(),
+    maxQueued: z.number().int(),
+    workers: z.number().int().meta({ description: "processes running edits: 1 for the single-machine server, the live workers with Redis" }),
+  }),
 });
 export type Health = z.infer<typeof HealthSchema>;
+
+export const ReadinessSchema = z.object({
+  ready: z.boolean().meta({ description: "whether this process can take edits: the model is loaded and the job store (its data directory, or Redis) is up" }),
+  model: z.string(),
+  store: z.object({ kind: z.enum(["local", "redis"]), ok: z.boolean(), detail: z.string() }),
+});
+export type Readiness = z.infer<typeof ReadinessSchema>;
