@@ -39,7 +39,11 @@ export class RenderPool {
     const edge = (k: number) => Math.round((k * prepared.height) / bands);
     const done = workers.map((w, k) => run(w, prepared, edge(k + 1), edge(k + 2)));
     renderRows(prepared, 0, edge(1));
-    await Promise.all(done);
+    await Promise.all(done).finally(() => {
+      // An idle worker never collects its garbage, so it would keep this render's shared buffers (the photo
+      // and the result: 400 MB for 16 MP) alive for good; a fresh worker per large render costs a few ms.
+      void this.close();
+    });
     return { image: { width: prepared.width, height: prepared.height, data: prepared.out }, orientation: 0 };
   }
 

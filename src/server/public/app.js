@@ -52,10 +52,16 @@ function explain(err) {
     return token.get() ? "That access token was not accepted: check it and enter it again." : "This server needs an access token: enter it above.";
   }
   if (err.status === 429) return `The server is busy. Try again in ${err.retryAfter ?? "a few"} seconds.`;
+  // A request the model cannot do: its reason, and what it can do instead.
+  if (err.code === "UNSUPPORTED_REQUEST") return `Not done: ${err.message}; the photo is unchanged. ${SUPPORTED}`;
   return capitalise(err.message);
 }
 
 const capitalise = (s) => s.charAt(0).toUpperCase() + s.slice(1);
+
+const SUPPORTED =
+  "mgie can change brightness, contrast, saturation and hue; make it black and white, sepia or negative; blur, sharpen, vignette or tint it; " +
+  "flip or turn it; fix exposure and colour casts, liven it up or make it night; and recolour, remove, add, move, resize or reshape the shapes of a scene.";
 
 /* ---------- access token ---------- */
 
