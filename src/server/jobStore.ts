@@ -43,6 +43,36 @@ export interface EditUpload {
 export type JobEvent = { type: "status" } | { type: "progress"; progress: EditProgress };
 export type JobListener = (job: JobRecord, event: JobEvent) => void;
 
+/** Who listens to which job's events, in this process (both stores keep them the same way). */
+export class JobListeners {
+  private readonly byId = new Map<string, Set<JobListener>>();
+
+  /** Adds `listener` for job `id`; returns its removal. */
+  add(id: string, listener: JobListener): () => void {
+    const set = this.byId.get(id) ?? new Set();
+    this.byId.set(id, set);
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0 && this.byId.get(id) === set) this.byId.delete(id);
+    };
+  }
+
+  emit(job: JobRecord, event: JobEvent): void {
+    for (const listener of this.byId.get(job.id) ?? []) listener(job, event);
+  }
+
+  /** The ids someone listens to. */
+  ids(): string[] {
+    return [...this.byId].filter(([, set]) => set.size > 0).map(([id]) => id);
+  }
+
+  /** Forgets a finished job's listeners. */
+  drop(id: string): void {
+    this.byId.delete(id);
+  }
+}
+
 export interface QueueStats {
   running: number;
   queued: number;

@@ -13,6 +13,7 @@ import {
   isFinished,
   type JobEvent,
   type JobListener,
+  JobListeners,
   type JobRecord,
   type JobStore,
   jobError,
@@ -90,7 +91,7 @@ export class LocalJobStore implements JobStore {
   /** Bytes on disk per job: its upload while it waits or runs, its result once done. */
   private readonly sizes = new Map<string, number>();
   private readonly tombstones = new Map<string, number>();
-  private readonly listeners = new Map<string, Set<JobListener>>();
+  private readonly listeners = new JobListeners();
   private readonly writes = new Map<string, Promise<void>>();
   private readonly drain = new DrainRate();
   private sweeper: NodeJS.Timeout | undefined;
@@ -254,13 +255,7 @@ export class LocalJobStore implements JobStore {
   }
 
   subscribe(id: string, listener: JobListener): () => void {
-    const set = this.listeners.get(id) ?? new Set();
-    this.listeners.set(id, set);
-    set.add(listener);
-    return () => {
-      set.delete(listener);
-      if (set.size === 0 && this.listeners.get(id) === set) this.listeners.delete(id);
-    };
+    return this.listeners.add(id, listener);
   }
 
   async cancel(id: string): Promise<JobRecord | typeof EXPIRED | undefined> {
@@ -366,7 +361,7 @@ export class LocalJobStore implements JobStore {
     this.finished.push(job.id);
     this.options.onFinished?.(job);
     this.emit(job, { type: "status" });
-    this.listeners.delete(job.id);
+    this.listeners.drop(job.id);
     await this.evict();
   }
 
@@ -387,7 +382,7 @@ export class LocalJobStore implements JobStore {
   }
 
   private emit(job: JobRecord, event: JobEvent): void {
-    for (const listener of this.listeners.get(job.id) ?? []) listener(job, event);
+    this.listeners.emit(job, event);
   }
 
   /** Drops finished jobs past the retention time, then the oldest while over the disk budget. */

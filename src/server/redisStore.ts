@@ -10,6 +10,7 @@ import {
   isFinished,
   type JobEvent,
   type JobListener,
+  JobListeners,
   type JobRecord,
   type JobStore,
   QueueClosedError,
@@ -47,7 +48,7 @@ export interface RedisStoreOptions extends RedisJobSettings {
  */
 export class RedisJobStore implements JobStore {
   readonly kind = "redis";
-  private readonly listeners = new Map<string, Set<JobListener>>();
+  private readonly listeners = new JobListeners();
   private readonly drain = new DrainRate();
   private closed = false;
   /** Connections handed to BullMQ, which does not close what it did not open. */
@@ -81,7 +82,7 @@ export class RedisJobStore implements JobStore {
   private async onEvent(message: string): Promise<void> {
     const event = JSON.parse(message) as { id: string } & JobEvent;
     if (event.type === "progress") {
-      for (const l of this.listeners.get(event.id) ?? []) l({ id: event.id, status: "running" } as JobRecord, event);
+      this.listeners.emit({ id: event.id, status: "running" } as JobRecord, event);
       return;
     }
     const job = await readRecord(this.redis, event.id);
@@ -91,11 +92,11 @@ export class RedisJobStore implements JobStore {
       this.options.onFinished?.(job);
     }
     this.emit(job, { type: "status" });
-    if (isFinished(job)) this.listeners.delete(job.id);
+    if (isFinished(job)) this.listeners.drop(job.id);
     // A job started or left: everyone waiting moved up a place.
     if (job.status !== "queued") {
-      for (const [id, set] of this.listeners) {
-        if (id === job.id || set.size === 0) continue;
+      for (const id of this.listeners.ids()) {
+        if (id === job.id) continue;
         const other = await readRecord(this.redis, id);
         if (other?.status === "queued") this.emit(other, { type: "status" });
       }
@@ -103,7 +104,7 @@ export class RedisJobStore implements JobStore {
   }
 
   private emit(job: JobRecord, event: JobEvent): void {
-    for (const l of this.listeners.get(job.id) ?? []) l(job, event);
+    this.listeners.emit(job, event);
   }
 
   async ensureCapacity(): Promise<void> {
@@ -147,13 +148,7 @@ export class RedisJobStore implements JobStore {
   }
 
   subscribe(id: string, listener: JobListener): () => void {
-    const set = this.listeners.get(id) ?? new Set();
-    this.listeners.set(id, set);
-    set.add(listener);
-    return () => {
-      set.delete(listener);
-      if (set.size === 0 && this.listeners.get(id) === set) this.listeners.delete(id);
-    };
+    return this.listeners.add(id, listener);
   }
 
   async cancel(id: string): Promise<JobRecord | typeof EXPIRED | undefined> {
