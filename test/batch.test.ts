@@ -1,7 +1,7 @@
 import { execFile, spawn } from "node:child_process";
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import sharp from "sharp";
@@ -14,6 +14,7 @@ import {
   EXIT_INTERRUPTED,
   EXIT_OK,
   EXIT_SOME_FAILED,
+  globRoot,
   runBatch,
   tempNameOf,
 } from "../src/cli/batch.js";
@@ -179,6 +180,21 @@ describe("batch editing", () => {
     expect(lines.find((l) => l.input.endsWith("a.jpg"))?.error?.message).toMatch(/is the input itself/);
     expect((await readFile(join(input, "a.jpg"))).equals(a)).toBe(true);
     expect(tempNameOf(join(root, "x", "y.png"))).toBe(join(root, "x", `.y.png.tmp-${process.pid}`));
+  });
+
+  it("takes a quoted glob: its images, sorted, the output tree mirroring the tree below its fixed part", async () => {
+    const input = await photoFolder("globbed");
+    await mkdir(join(input, "sub"), { recursive: true });
+    await writeFile(join(input, "sub", "g.jpg"), await readFile(join(input, "a.jpg")));
+    await writeFile(join(input, "sub", "notes.txt"), "not an image");
+    const outDir = join(root, "glob-out");
+    const jobs = await batchJobs(join(input, "**", "*.jpg"), { instruction: "make it brighter", outDir });
+    const jpegs = [...(await readdir(input)).filter((f) => f.endsWith(".jpg")), join("sub", "g.jpg")].sort();
+    expect(jobs.map((j) => relative(input, j.image))).toEqual(jpegs);
+    expect(jobs.map((j) => j.output)).toEqual(jpegs.map((f) => join(outDir, f)));
+    expect(globRoot("shoot/day-1/*.jpg")).toBe("shoot/day-1");
+    expect(globRoot("**/*.png")).toBe(".");
+    await expect(batchJobs(join(input, "*.gif"), { instruction: "x", outDir })).rejects.toThrow(/matches no image.*quote the pattern/);
   });
 
   it("reports a malformed JSONL line, a missing image and a missing mask, and edits the rest", async () => {

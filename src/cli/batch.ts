@@ -1,5 +1,6 @@
 import { appendFile, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, extname, join, relative, resolve } from "node:path";
+import { glob } from "tinyglobby";
 import { z } from "zod";
 import { checkInstruction } from "../core/params.js";
 import { InvalidArgumentError, MgieError } from "../errors.js";
@@ -104,6 +105,30 @@ async function imagesIn(folder: string, recursive: boolean, exclude?: string): P
   return out;
 }
 
+/** Whether an input is a glob pattern rather than a path. */
+export function isGlob(input: string): boolean {
+  return /[*?[\]{}]/.test(input);
+}
+
+/** The fixed folder a glob starts from: its path up to the first segment with a wildcard. */
+export function globRoot(pattern: string): string {
+  const segments = pattern.split("/");
+  const fixed = segments.slice(
+    0,
+    segments.findIndex((seg) => isGlob(seg)),
+  );
+  return fixed.length === 0 ? "." : fixed.join("/") || "/";
+}
+
+/** The images a glob matches, sorted, leaving out hidden files and anything under `exclude` (the output folder). */
+async function imagesMatching(pattern: string, exclude: string): Promise<string[]> {
+  const found = await glob(pattern, { absolute: true, onlyFiles: true, dot: false });
+  return found
+    .filter((f) => IMAGE_EXT.has(extname(f).toLowerCase()) && !`${f}/`.startsWith(`${exclude}/`))
+    .map((f) => relative(process.cwd(), f) || f)
+    .sort();
+}
+
 const JobSchema = z.object({ image: z.string().min(1), instruction: z.string(), output: z.string().optional(), mask: z.string().optional() });
 
 export interface JobListOptions {
@@ -150,11 +175,15 @@ export async function batchJobs(input: string, o: JobListOptions = {}): Promise<
     return jobs;
   }
   if (o.instruction === undefined) throw new InvalidArgumentError("give the instruction to apply to every image of the folder");
-  const files = await imagesIn(input, o.recursive ?? false, resolve(outDir));
-  if (files.length === 0)
-    throw new InvalidArgumentError(`${input} holds no image (${[...IMAGE_EXT].join(", ")})${o.recursive ? "" : "; --recursive looks in subfolders"}`);
+  // A glob ("shoot/**/*.jpg") mirrors the tree below its fixed part ("shoot"), as a folder mirrors its own.
+  const root = isGlob(input) ? globRoot(input) : input;
+  const files = isGlob(input) ? await imagesMatching(input, resolve(outDir)) : await imagesIn(input, o.recursive ?? false, resolve(outDir));
+  if (files.length === 0) {
+    const hint = isGlob(input) ? "; quote the pattern so that the shell does not expand it" : o.recursive ? "" : "; --recursive looks in subfolders";
+    throw new InvalidArgumentError(`${input} ${isGlob(input) ? "matches" : "holds"} no image (${[...IMAGE_EXT].join(", ")})${hint}`);
+  }
   const instruction = o.instruction;
-  return files.map((f) => ({ image: f, instruction, output: outputFor(f, join(outDir, dirname(relative(input, f))), suffix, o.format) }));
+  return files.map((f) => ({ image: f, instruction, output: outputFor(f, join(outDir, dirname(relative(root, f))), suffix, o.format) }));
 }
 
 /** The temporary name an output is written under before it is renamed into place: in the same folder, hidden, this process's. */

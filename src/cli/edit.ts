@@ -9,7 +9,7 @@ import { encodeImage, formatFromPath, type ImageFormat } from "../image/io.js";
 import { modelDefaults } from "../models/modelDir.js";
 import { DEFAULT_MODEL_DIR, type EditResult, MgieEditor } from "../pipeline/editor.js";
 import { SUPPORTED_EDITS } from "../pipeline/unsupported.js";
-import { batchJobs, EXIT_INTERRUPTED, EXIT_UNSUPPORTED, inFlightTemps, outputFor, runBatch, summaryText, writeAtomic } from "./batch.js";
+import { batchJobs, EXIT_INTERRUPTED, EXIT_UNSUPPORTED, inFlightTemps, isGlob, outputFor, runBatch, summaryText, writeAtomic } from "./batch.js";
 import { addParamOptions, paramValues } from "./paramOptions.js";
 import { wholeNumber } from "./parse.js";
 import { progressBar } from "./progress.js";
@@ -159,7 +159,7 @@ function report(r: EditResult, output: string, json: boolean | undefined): void 
 export function editCommand(): Command {
   const command = new Command("edit")
     .description("edit a photo (or a folder, or a JSONL of {image, instruction, output?, mask?}) by a plain instruction; the result has the photo's own size")
-    .argument("<input>", "image file (JPEG, PNG, WebP, GIF, TIFF, AVIF), a folder of images, or a .jsonl file of jobs")
+    .argument("<input>", "image file (JPEG, PNG, WebP, GIF, TIFF, AVIF), a folder of images, a quoted glob ('shoot/**/*.jpg') or a .jsonl file of jobs")
     .argument("[instruction]", 'what to change, e.g. "make it brighter" (for a .jsonl, each line has its own)')
     .option(
       "-o, --out <path>",
@@ -195,12 +195,13 @@ inputs whose output is already a complete image (--overwrite redoes them); Ctrl-
 in flight without leaving a partial file.
 
 Exit status: 0 every input edited (or skipped as already done); 1 bad arguments; 2 a bug;
-3 some inputs failed (the others were edited); 4 every input failed; 130 interrupted (Ctrl-C).`,
+3 some inputs failed or were not supported (the others were edited); 4 none was edited; 5 a single
+edit the model cannot do (nothing written); 130 interrupted (Ctrl-C).`,
     )
     .action(async (input: string, instruction: string | undefined, o: EditCliOptions & Record<string, unknown>) => {
-      const st = await stat(input).catch(() => null);
-      if (!st) throw new InvalidArgumentError(`cannot read '${input}': no such file or folder`);
-      const single = st.isFile() && !input.endsWith(".jsonl");
+      const st = isGlob(input) ? null : await stat(input).catch(() => null);
+      if (!st && !isGlob(input)) throw new InvalidArgumentError(`cannot read '${input}': no such file or folder`);
+      const single = st !== null && st.isFile() && !input.endsWith(".jsonl");
       // What can be checked without the model is checked before it loads.
       const output = single ? (o.out ?? outputFor(input, undefined, "-edited", o.format)) : "";
       if (single) {
