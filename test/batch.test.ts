@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { batchFolderBenchmark } from "../src/bench/batchFolder.js";
 import {
   type BatchLine,
   type BatchRunOptions,
@@ -195,6 +196,15 @@ describe("batch editing", () => {
     expect(globRoot("shoot/day-1/*.jpg")).toBe("shoot/day-1");
     expect(globRoot("**/*.png")).toBe(".");
     await expect(batchJobs(join(input, "*.gif"), { instruction: "x", outDir })).rejects.toThrow(/matches no image.*quote the pattern/);
+  });
+
+  it("benchmarks a folder run against the in-process batch on the same photos (mgie bench --batch-folder)", async () => {
+    const log: string[] = [];
+    const report = await batchFolderBenchmark({ model: TINY, count: 3, width: 48, height: 32, batchSize: 2, steps: 2, threads: 1, log: (l) => log.push(l) });
+    expect(report).toMatch(/3 photos of 48x32, batch 2, steps 2/);
+    expect(report).toMatch(/\| in-process batch .* \| [\d.]+ \| 100 % \| \d+ MB \|/);
+    expect(report).toMatch(/\| folder run .* \| [\d.]+ \| \d+ % \| \d+ MB \|/);
+    expect(log[0]).toMatch(/making 3 photos/);
   });
 
   it("reports a malformed JSONL line, a missing image and a missing mask, and edits the rest", async () => {

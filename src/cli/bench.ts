@@ -21,6 +21,8 @@ type BenchCliOptions = Omit<BenchmarkOptions, "photoSizes" | "log"> & {
   uploads: number;
   timeoutS: number;
   steps?: number;
+  batchFolder?: number;
+  folderBatch: number;
 };
 
 export function benchCommand(): Command {
@@ -53,7 +55,29 @@ export function benchCommand(): Command {
     .option("--restart", "--load: also kill the single-machine server (SIGKILL) with edits queued and running, restart it, and count what is lost")
     .option("--uploads <n>", "--load: concurrent maximum-pixel uploads for the API's peak memory (0: skip)", wholeNumber("--uploads", 0, 1000), 50)
     .option("--timeout-s <s>", "--load: longest a burst may take; what is unfinished then counts as lost", wholeNumber("--timeout-s", 1, 3600), 900)
+    .option(
+      "--batch-folder <n>",
+      "instead: a folder run of n photos of 320x240 (decode, edit at full size, encode, write) against the in-process batch on the same photos: edits/s and peak memory",
+      wholeNumber("--batch-folder", 1, 100_000),
+    )
+    .option("--folder-batch <n>", "--batch-folder: edits per batch in both runs (mgie edit's default)", wholeNumber("--folder-batch", 1, 64), 4)
     .action(async (o: BenchCliOptions) => {
+      if (o.batchFolder !== undefined) {
+        const { batchFolderBenchmark } = await import("../bench/batchFolder.js");
+        const report = await batchFolderBenchmark({
+          model: o.model,
+          count: o.batchFolder,
+          width: 320,
+          height: 240,
+          batchSize: o.folderBatch,
+          steps: o.steps,
+          threads: o.threads,
+          log: (l) => console.error(l),
+        });
+        console.log(report);
+        if (o.out) await writeFile(o.out, `${report}\n`);
+        return;
+      }
       if (o.load) {
         const { loadBenchmark } = await import("../bench/load.js");
         const report = await loadBenchmark({
