@@ -201,7 +201,7 @@ edit the model cannot do (nothing written); 130 interrupted (Ctrl-C).`,
     .action(async (input: string, instruction: string | undefined, o: EditCliOptions & Record<string, unknown>) => {
       const st = isGlob(input) ? null : await stat(input).catch(() => null);
       if (!st && !isGlob(input)) throw new InvalidArgumentError(`cannot read '${input}': no such file or folder`);
-      const single = st !== null && st.isFile() && !input.endsWith(".jsonl");
+      const single = st?.isFile() === true && !input.endsWith(".jsonl");
       // What can be checked without the model is checked before it loads.
       const output = single ? (o.out ?? outputFor(input, undefined, "-edited", o.format)) : "";
       if (single) {
