@@ -6,6 +6,7 @@ import { DEFAULT_MODEL_DIR, MgieEditor } from "../pipeline/editor.js";
 import { createServer, DEFAULT_SERVER_OPTIONS } from "../server/app.js";
 import { checkToken } from "../server/auth.js";
 import { wholeNumber } from "./parse.js";
+import { stopOnSignals } from "./shutdown.js";
 
 interface ServeCliOptions {
   model: string;
@@ -147,23 +148,9 @@ export function serveCommand(): Command {
         if (s.queued > 0) console.error(`mgie serve: resuming ${s.queued + s.running} edit(s) left from the last run`);
       }
 
-      let stopping = false;
-      const shutdown = (signal: string) => {
-        if (stopping) {
-          console.error(`mgie serve: ${signal} again, exiting now (unfinished edits run at the next start)`);
-          process.exit(1);
-        }
-        stopping = true;
-        console.error(`mgie serve: ${signal}: finishing running edits, then stopping (${signal} again to stop now)`);
-        app.close().then(
-          () => console.error("mgie serve: stopped"),
-          (err: unknown) => {
-            console.error(`mgie serve: shutdown failed: ${(err as Error).message}`);
-            process.exitCode = 2;
-          },
-        );
-      };
-      process.on("SIGINT", () => shutdown("SIGINT"));
-      process.on("SIGTERM", () => shutdown("SIGTERM"));
+      stopOnSignals("mgie serve", () => app.close(), {
+        finishing: "finishing running edits",
+        again: "unfinished edits run at the next start",
+      });
     });
 }

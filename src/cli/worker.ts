@@ -3,6 +3,7 @@ import { Command } from "commander";
 import { DEFAULT_MODEL_DIR, MgieEditor } from "../pipeline/editor.js";
 import { startEditWorker } from "../server/redisWorker.js";
 import { wholeNumber } from "./parse.js";
+import { stopOnSignals } from "./shutdown.js";
 
 interface WorkerCliOptions {
   redis: string;
@@ -37,20 +38,9 @@ export function workerCommand(): Command {
       });
       const m = editor.manifest;
       console.error(`mgie worker: taking edits from ${o.redis} (model ${m.name}, ${m.resolution}x${m.resolution}, concurrency ${o.concurrency})`);
-      let stopping = false;
-      const shutdown = (signal: string) => {
-        if (stopping) process.exit(1);
-        stopping = true;
-        console.error(`mgie worker: ${signal}: finishing the edits it has, then stopping (${signal} again to stop now; they then go to another worker)`);
-        w.close().then(
-          () => console.error("mgie worker: stopped"),
-          (err: unknown) => {
-            console.error(`mgie worker: shutdown failed: ${(err as Error).message}`);
-            process.exitCode = 2;
-          },
-        );
-      };
-      process.on("SIGINT", () => shutdown("SIGINT"));
-      process.on("SIGTERM", () => shutdown("SIGTERM"));
+      stopOnSignals("mgie worker", () => w.close(), {
+        finishing: "finishing the edits it has",
+        again: "its edits go to another worker",
+      });
     });
 }
