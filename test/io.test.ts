@@ -5,7 +5,7 @@ import sharp from "sharp";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ImageInputError, InvalidArgumentError } from "../src/errors.js";
 import { encodeImage, formatFromPath, readableFormats, readImage, readPhoto, writeImage } from "../src/image/io.js";
-import { createImage, type RgbImage } from "../src/image/raster.js";
+import { clamp01, createImage, type RgbImage, toUint8 } from "../src/image/raster.js";
 
 let dir: string;
 beforeAll(async () => {
@@ -206,6 +206,15 @@ describe("more input formats", () => {
 });
 
 describe("writing", () => {
+  it("toUint8 rounds and clamps as Math.round(clamp01(v) * 255), at ties, out of range and NaN", () => {
+    const k = [0, 1, 2, 127, 128, 254, 255];
+    const values = [...k.flatMap((b) => [b / 255, (b + 0.5) / 255, (b - 0.5) / 255, Math.fround((b + 0.5) / 255)]), -1, -1e-9, 1.5, 2, Number.NaN, 1e30];
+    for (let i = 0; i < 5000; i++) values.push(Math.fround(i / 4999) * 1.2 - 0.1);
+    const img = { width: values.length, height: 1, data: new Float32Array(values.flatMap((v) => [v, v, v])) };
+    const expected = Array.from(img.data, (v) => Math.round(clamp01(v) * 255) || 0);
+    expect(Array.from(toUint8(img))).toEqual(expected);
+  });
+
   it("formatFromPath knows .png, .jpg, .jpeg and .webp, and names them otherwise", () => {
     expect(["a.png", "b.JPG", "c.jpeg", "d.webp"].map(formatFromPath)).toEqual(["png", "jpeg", "jpeg", "webp"]);
     for (const bad of ["e.gif", "f.tiff", "noext"]) {
