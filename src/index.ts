@@ -30,7 +30,7 @@ export {
 export { DEFAULT_FIT, type ImageInput, ImageProcessor, type ModelFit } from "./image/processor.js";
 export type { RgbImage } from "./image/raster.js";
 export { createImage, fromUint8, toUint8 } from "./image/raster.js";
-export { loadModelDir, type Manifest, type ModelDir, ModelDirError, modelDefaults } from "./models/modelDir.js";
+export { type Manifest, type ModelDir, ModelDirError, modelDefaults } from "./models/modelDir.js";
 export { Tokenizer } from "./models/tokenizer.js";
 export {
   type BatchOptions,
@@ -43,6 +43,8 @@ export {
   MgieEditor,
 } from "./pipeline/editor.js";
 export { dualGuidance } from "./pipeline/guidance.js";
+export { loadModelDir } from "./platform/nodeFiles.js";
+export { sharpImages } from "./platform/sharpImages.js";
 export { ColorGrid, type ColorGridOptions, DEFAULT_COLOR_GRID } from "./render/colorGrid.js";
 export { ORIENTATIONS, type Orientation, orientImage } from "./render/orientation.js";
 export { type ModelView, type RenderInput, type RenderResult, renderEdit } from "./render/renderer.js";

@@ -5,8 +5,9 @@ import { access, copyFile, mkdtemp, readFile, rm, symlink, writeFile } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEFAULT_MINILM_DIR, MiniLM } from "../src/models/minilm.js";
+import type { MiniLM } from "../src/models/minilm.js";
 import { ModelDirError } from "../src/models/modelDir.js";
+import { DEFAULT_MINILM_DIR, loadMiniLM } from "../src/platform/node.js";
 
 const FIXTURES = join(import.meta.dirname, "fixtures", "minilm");
 const TOLERANCE = 1e-4;
@@ -26,7 +27,7 @@ beforeAll(async () => {
   await access(join(DEFAULT_MINILM_DIR, "manifest.json")).catch(() => {
     throw new Error(`${DEFAULT_MINILM_DIR} is missing: build it with 'cd train && /usr/bin/python3 -m mgie_train.minilm.build'`);
   });
-  encoder = await MiniLM.load(DEFAULT_MINILM_DIR, { threads: 1 });
+  encoder = await loadMiniLM(DEFAULT_MINILM_DIR, { threads: 1 });
   fixture = JSON.parse(await readFile(join(FIXTURES, "states.json"), "utf8"));
   const bytes = await readFile(join(FIXTURES, fixture.file));
   const data = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
@@ -102,7 +103,7 @@ describe("MiniLM", () => {
   it("refuses a missing folder or a changed file, saying what to do", async () => {
     const dir = await mkdtemp(join(tmpdir(), "mgie-minilm-"));
     try {
-      await expect(MiniLM.load(join(dir, "nowhere"))).rejects.toThrow(/no manifest\.json\): build it with .*mgie_train\.minilm\.build/);
+      await expect(loadMiniLM(join(dir, "nowhere"))).rejects.toThrow(/no manifest\.json\): build it with .*mgie_train\.minilm\.build/);
       const manifest = JSON.parse(await readFile(join(DEFAULT_MINILM_DIR, "manifest.json"), "utf8"));
       await writeFile(join(dir, "manifest.json"), JSON.stringify(manifest));
       for (const name of Object.keys(manifest.files)) {
@@ -111,12 +112,12 @@ describe("MiniLM", () => {
       const vocab = await readFile(join(DEFAULT_MINILM_DIR, "vocab.txt"));
       vocab[vocab.length - 2] ^= 1;
       await writeFile(join(dir, "vocab.txt"), vocab);
-      const changed = MiniLM.load(dir);
+      const changed = loadMiniLM(dir);
       await expect(changed).rejects.toBeInstanceOf(ModelDirError);
       await expect(changed).rejects.toThrow(/vocab\.txt does not match the sha256/);
       await copyFile(join(DEFAULT_MINILM_DIR, "vocab.txt"), join(dir, "vocab.txt"));
       await writeFile(join(dir, "manifest.json"), JSON.stringify({ ...manifest, format: "mgie-minilm-0" }));
-      await expect(MiniLM.load(dir)).rejects.toThrow(/not a MiniLM manifest at format/);
+      await expect(loadMiniLM(dir)).rejects.toThrow(/not a MiniLM manifest at format/);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

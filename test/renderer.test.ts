@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { Rng } from "../src/core/rng.js";
 import { ImageProcessor } from "../src/image/processor.js";
 import type { RgbImage } from "../src/image/raster.js";
+import { sharpImages } from "../src/platform/sharpImages.js";
 import { ColorGrid } from "../src/render/colorGrid.js";
 import { inverseOrientation, ORIENTATIONS, orient, orientImage } from "../src/render/orientation.js";
 import { type RenderInput, renderEdit } from "../src/render/renderer.js";
@@ -27,7 +28,7 @@ function photo(width: number, height: number): RgbImage {
 }
 
 async function modelPair(img: RgbImage, edit: (v: number, c: number) => number) {
-  const view = await new ImageProcessor(RES).toModel(img);
+  const view = await new ImageProcessor(sharpImages, RES).toModel(img);
   const output = { ...view.image, data: view.image.data.map((v, i) => edit(v, i % 3)) };
   return { modelInput: view.image, modelOutput: output, view: view.view };
 }
@@ -131,15 +132,15 @@ describe("renderEdit", () => {
 
 describe("ImageProcessor", () => {
   it("sees the whole photo: squashed into the square, or padded with the view where the photo is", async () => {
-    expect(new ImageProcessor(64).viewOf(400, 300)).toEqual({ x: 0, y: 0, width: 64, height: 64 });
-    expect(new ImageProcessor(64, "pad").viewOf(400, 300)).toEqual({ x: 0, y: 8, width: 64, height: 48 });
-    expect(new ImageProcessor(64, "pad").viewOf(300, 400)).toEqual({ x: 8, y: 0, width: 48, height: 64 });
-    const seen = await new ImageProcessor(RES, "pad").toModel(photo(120, 60));
+    expect(new ImageProcessor(sharpImages, 64).viewOf(400, 300)).toEqual({ x: 0, y: 0, width: 64, height: 64 });
+    expect(new ImageProcessor(sharpImages, 64, "pad").viewOf(400, 300)).toEqual({ x: 0, y: 8, width: 64, height: 48 });
+    expect(new ImageProcessor(sharpImages, 64, "pad").viewOf(300, 400)).toEqual({ x: 8, y: 0, width: 48, height: 64 });
+    const seen = await new ImageProcessor(sharpImages, RES, "pad").toModel(photo(120, 60));
     expect([seen.image.width, seen.image.height, seen.pixels.length]).toEqual([RES, RES, 3 * RES * RES]);
   });
 
   it("reads a mask of another size, feathered inward only, and refuses one that is not an image", async () => {
-    const p = new ImageProcessor(RES);
+    const p = new ImageProcessor(sharpImages, RES);
     // The left half white: the mask is 1 well inside it, 0 right of it beyond the resize's reach (feathering stays inside).
     const half = { width: 10, height: 10, data: Float32Array.from({ length: 300 }, (_, i) => (Math.floor(i / 3) % 10 < 5 ? 1 : 0)) };
     const m = await p.mask(half, 40, 30);
@@ -155,7 +156,7 @@ describe("ImageProcessor", () => {
 describe("RenderPool", () => {
   it("renders a large photo on several threads exactly as on one (the built workers, from dist/)", async () => {
     // The workers are the compiled renderWorker.js: npm test and test:unit build first.
-    const { RenderPool } = await import("../dist/render/renderPool.js");
+    const { RenderPool } = await import("../dist/platform/renderPool.js");
     const img = photo(1200, 900);
     const mask = new Float32Array(1200 * 900).map((_, i) => (i % 1200 < 500 ? 1 : 0.5));
     const input = { ...base(img, await modelPair(img, (v, c) => 0.1 + 0.7 * v + 0.05 * c)), mask };

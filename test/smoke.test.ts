@@ -17,9 +17,10 @@ import { ImageInputError, InvalidArgumentError } from "../src/errors.js";
 import { createImage, fromUint8 } from "../src/image/raster.js";
 import { MiniLM } from "../src/models/minilm.js";
 import { Mllm } from "../src/models/mllm.js";
-import { loadModelDir, ModelDirError } from "../src/models/modelDir.js";
-import { createSession } from "../src/models/onnx.js";
+import { ModelDirError } from "../src/models/modelDir.js";
 import { EDIT_STAGES, type EditProgress, MgieEditor } from "../src/pipeline/editor.js";
+import { loadModelDir } from "../src/platform/nodeFiles.js";
+import { nodeOnnx } from "../src/platform/onnxNode.js";
 
 /**
  * The training smoke run CI needs, end to end on a tiny config: SynthEdit data (TypeScript) ->
@@ -291,8 +292,9 @@ describe("MgieEditor", () => {
 
   it("decodes the same tokens with and without the KV cache", async () => {
     const md = await loadModelDir(join(dir, "mgie-e2e"));
-    const s = async (n: string) => createSession(md.files[n], 1);
-    const encoder = await MiniLM.load(md.instructionEncoderDir!);
+    const onnx = nodeOnnx(1);
+    const s = async (n: string) => onnx.createSession(md.files[n], n);
+    const encoder = await MiniLM.open(md.instructionEncoder!, onnx);
     const instruction = { encoder, projection: await s("instruction"), maxTokens: md.manifest.instruction_encoder!.max_tokens };
     const mllm = new Mllm(md.manifest.mllm!, md.tokenizer, { prefix: await s("prefix"), embed: await s("embed"), lm: await s("lm") }, instruction);
     const res = md.manifest.resolution;

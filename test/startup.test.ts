@@ -4,9 +4,9 @@ import { tmpdir } from "node:os";
 import { basename, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import type { InferenceSession } from "onnxruntime-node";
+import * as ort from "onnxruntime-node";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { createSession, f32, i64, optimizedModelCacheDir, run } from "../src/models/onnx.js";
+import { createSession, optimizedModelCacheDir } from "../src/platform/onnxNode.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 /** The built CLI (npm test builds before running the tests). */
@@ -74,7 +74,7 @@ describe("the cache of optimised ONNX models", () => {
   });
 
   /** The UNet of the tiny model on fixed inputs: the bytes of its output. */
-  async function unetOutput(session: InferenceSession): Promise<Buffer> {
+  async function unetOutput(session: ort.InferenceSession): Promise<Buffer> {
     const input = (name: string) => {
       const m = session.inputMetadata.find((v) => v.name === name);
       if (!m?.isTensor) throw new Error(`the UNet has no tensor input '${name}'`);
@@ -84,12 +84,16 @@ describe("the cache of optimised ONNX models", () => {
     const fill = (n: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37));
     const count = (d: number[]) => d.reduce((a, b) => a * b, 1);
     const t = dims("timestep");
-    const out = await run(session, {
-      latent: f32(fill(count(dims("latent"))), dims("latent")),
-      timestep: input("timestep").type === "int64" ? i64(Array(count(t)).fill(500), t) : f32(new Float32Array(count(t)).fill(500), t),
-      context: f32(fill(count(dims("context"))), dims("context")),
+    const out = await session.run({
+      latent: new ort.Tensor("float32", fill(count(dims("latent"))), dims("latent")),
+      timestep:
+        input("timestep").type === "int64"
+          ? new ort.Tensor("int64", new BigInt64Array(count(t)).fill(500n), t)
+          : new ort.Tensor("float32", new Float32Array(count(t)).fill(500), t),
+      context: new ort.Tensor("float32", fill(count(dims("context"))), dims("context")),
     });
-    return Buffer.from(out.noise.data.buffer, out.noise.data.byteOffset, out.noise.data.byteLength);
+    const noise = out.noise.data as Float32Array;
+    return Buffer.from(noise.buffer, noise.byteOffset, noise.byteLength);
   }
 
   it("is $MGIE_CACHE_DIR/onnx, or none with MGIE_CACHE_DIR=off", () => {

@@ -4,8 +4,8 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { DataFormatError } from "../src/errors.js";
-import { DEFAULT_MINILM_DIR } from "../src/models/minilm.js";
 import { basicWords, WordPieceTokenizer } from "../src/models/wordpiece.js";
+import { DEFAULT_MINILM_DIR } from "../src/platform/node.js";
 
 const FIXTURE = join(import.meta.dirname, "fixtures", "minilm", "wordpiece.json");
 

@@ -237,7 +237,7 @@ export interface EncodeOptions {
    * An RGB ICC profile (Photo.icc of the input): the sRGB pixels are converted into it and it is embedded,
    * so the output shows the input's colours as the input did. Null or absent: sRGB, no profile.
    */
-  icc?: Buffer | null;
+  icc?: Uint8Array | null;
 }
 
 /** Encodes an RGB image as PNG, JPEG or WebP (see EncodeOptions). */

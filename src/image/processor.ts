@@ -1,10 +1,9 @@
-import sharp from "sharp";
 import { InvalidArgumentError } from "../errors.js";
 import type { ModelView } from "../render/renderer.js";
-import { readPhoto } from "./io.js";
+import type { ImageCodec } from "./imageCodec.js";
 import { fromUint8, type RgbImage, toUint8 } from "./raster.js";
 
-/** An image as the editor takes it: a file path, encoded bytes, or decoded pixels. */
+/** An image as the editor takes it: a file path (a URL in the browser), encoded bytes, or decoded pixels. */
 export type ImageInput = RgbImage | string | Uint8Array;
 
 /**
@@ -32,16 +31,15 @@ export interface ModelInput {
  */
 export class ImageProcessor {
   constructor(
+    /** Decoding and resampling: sharp in Node, the canvas in the browser. */
+    readonly codec: ImageCodec,
     readonly resolution: number,
     readonly fit: ModelFit = DEFAULT_FIT,
   ) {}
 
   /** The photo's pixels (decoded, EXIF orientation applied, sRGB, unless already an RgbImage) and its ICC profile, kept for the output. */
-  async load(input: ImageInput): Promise<{ image: RgbImage; icc: Buffer | null }> {
-    if (typeof input === "string" || input instanceof Uint8Array) {
-      const photo = await readPhoto(input);
-      return { image: photo.image, icc: photo.icc };
-    }
+  async load(input: ImageInput): Promise<{ image: RgbImage; icc: Uint8Array | null }> {
+    if (typeof input === "string" || input instanceof Uint8Array) return this.codec.decode(input);
     return { image: input, icc: null };
   }
 
@@ -49,25 +47,7 @@ export class ImageProcessor {
   async toModel(photo: RgbImage): Promise<ModelInput> {
     const res = this.resolution;
     const view = this.viewOf(photo.width, photo.height);
-    let bytes: Uint8Array;
-    if (photo.width === res && photo.height === res) bytes = toUint8(photo);
-    else {
-      const resized = sharp(toUint8(photo), { raw: { width: photo.width, height: photo.height, channels: 3 } }).resize(view.width, view.height, {
-        kernel: "lanczos3",
-        fit: "fill",
-      });
-      const padded =
-        view.width === res && view.height === res
-          ? resized
-          : sharp(await resized.raw().toBuffer(), { raw: { width: view.width, height: view.height, channels: 3 } }).extend({
-              left: view.x,
-              top: view.y,
-              right: res - view.width - view.x,
-              bottom: res - view.height - view.y,
-              extendWith: "mirror",
-            });
-      bytes = new Uint8Array(await padded.raw().toBuffer());
-    }
+    const bytes = photo.width === res && photo.height === res ? toUint8(photo) : await this.codec.square(photo, view, res);
     const image = fromUint8(res, res, bytes);
     const plane = res * res;
     const pixels = new Float32Array(3 * plane);
@@ -113,21 +93,6 @@ export class ImageProcessor {
     } catch (cause) {
       throw new InvalidArgumentError(`the mask is not a readable image: ${(cause as Error).message}`, "mask");
     }
-    const grey = sharp(toUint8(img), { raw: { width: img.width, height: img.height, channels: 3 } })
-      .greyscale()
-      .resize(width, height, { fit: "fill", kernel: "lanczos3" });
-    const sharpMask = new Uint8Array(await grey.clone().extractChannel(0).raw().toBuffer());
-    const sigma = Math.max(0.3, Math.min(width, height) / 400);
-    // extractChannel: libvips gives a blurred one-band image back as three bands.
-    const soft = new Uint8Array(
-      await sharp(Buffer.from(sharpMask), { raw: { width, height, channels: 1 } })
-        .blur(sigma)
-        .extractChannel(0)
-        .raw()
-        .toBuffer(),
-    );
-    const out = new Float32Array(width * height);
-    for (let p = 0; p < out.length; p++) out[p] = Math.min(sharpMask[p], soft[p]) / 255;
-    return out;
+    return this.codec.maskPlane(img, width, height);
   }
 }

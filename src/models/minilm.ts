@@ -1,14 +1,9 @@
-import { readFile } from "node:fs/promises";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import type * as ort from "onnxruntime-node";
 import { z } from "zod";
-import { ModelDirError, readChecked } from "./modelDir.js";
-import { createSession, i64, run } from "./onnx.js";
+import { i64, type OnnxBackend, type OnnxSession } from "./backend.js";
+import { ModelDirError } from "./modelDir.js";
+import type { ModelFiles } from "./modelFiles.js";
 import { WordPieceTokenizer } from "./wordpiece.js";
 
-/** The pretrained sentence encoder all-MiniLM-L6-v2 (int8 weights), as train/mgie_train/minilm/build.py writes it. */
-export const DEFAULT_MINILM_DIR = fileURLToPath(new URL("../../models/minilm", import.meta.url));
 const BUILD_COMMAND = "cd train && /usr/bin/python3 -m mgie_train.minilm.build";
 const ONNX_FILE = "text_encoder.onnx";
 const VOCAB_FILE = "vocab.txt";
@@ -50,7 +45,7 @@ export interface MiniLMStates {
 }
 
 /**
- * The frozen sentence encoder all-MiniLM-L6-v2 on onnxruntime-node: WordPiece tokens -> contextual token
+ * The frozen sentence encoder all-MiniLM-L6-v2 (int8 weights, as train/mgie_train/minilm/build.py writes it): WordPiece tokens -> contextual token
  * states (the last layer) and sentence embeddings (their mean, L2-normalised, as sentence-transformers
  * pools this model). The same function as train/mgie_train/minilm's PyTorch encoder (test/minilm.test.ts).
  */
@@ -58,7 +53,7 @@ export class MiniLM {
   private constructor(
     readonly manifest: MiniLMManifest,
     readonly tokenizer: WordPieceTokenizer,
-    private readonly session: ort.InferenceSession,
+    private readonly session: OnnxSession,
   ) {}
 
   get dim(): number {
@@ -69,12 +64,13 @@ export class MiniLM {
     return this.manifest.max_tokens;
   }
 
-  /** Reads and checks `dir` (manifest, every file's size and sha256) and opens the encoder's session. */
-  static async load(dir: string = DEFAULT_MINILM_DIR, options: { threads?: number } = {}): Promise<MiniLM> {
-    const manifestPath = join(dir, "manifest.json");
+  /** Reads and checks a folder (manifest, every file's size and sha256) and opens the encoder's session. */
+  static async open(files: ModelFiles, onnx: OnnxBackend): Promise<MiniLM> {
+    const dir = files.location;
+    const manifestPath = files.where("manifest.json");
     let raw: string;
     try {
-      raw = await readFile(manifestPath, "utf8");
+      raw = await files.readText("manifest.json");
     } catch (cause) {
       throw new ModelDirError(`${dir} holds no MiniLM encoder (no manifest.json): build it with '${BUILD_COMMAND}'`, { cause });
     }
@@ -92,11 +88,11 @@ export class MiniLM {
       );
     }
     const manifest = parsed.data;
-    const files = Object.fromEntries(
-      await Promise.all(Object.entries(manifest.files).map(async ([name, f]) => [name, await readChecked(dir, name, f.bytes, f.sha256, name)] as const)),
+    const read = Object.fromEntries(
+      await Promise.all(Object.entries(manifest.files).map(async ([name, f]) => [name, await files.readChecked(name, f.bytes, f.sha256, name)] as const)),
     );
-    const tokenizer = new WordPieceTokenizer(files[VOCAB_FILE].toString("utf8"), join(dir, VOCAB_FILE));
-    const session = await createSession(files[ONNX_FILE], options.threads);
+    const tokenizer = new WordPieceTokenizer(new TextDecoder().decode(read[VOCAB_FILE]), files.where(VOCAB_FILE));
+    const session = await onnx.createSession(read[ONNX_FILE], ONNX_FILE);
     return new MiniLM(manifest, tokenizer, session);
   }
 
@@ -112,7 +108,7 @@ export class MiniLM {
       const longest = Math.max(...batch.map((ids) => ids.length));
       const ids = batch.flatMap((b) => [...b, ...new Array<number>(longest - b.length).fill(this.tokenizer.pad)]);
       const mask = batch.flatMap((b) => [...new Array<number>(b.length).fill(1), ...new Array<number>(longest - b.length).fill(0)]);
-      const out = await run(this.session, { input_ids: i64(ids, [batch.length, longest]), attention_mask: i64(mask, [batch.length, longest]) });
+      const out = await this.session.run({ input_ids: i64(ids, [batch.length, longest]), attention_mask: i64(mask, [batch.length, longest]) });
       const want = [batch.length, longest, dim];
       if (out.states.dims.join() !== want.join()) {
         throw new ModelDirError(

@@ -1,17 +1,16 @@
-import type { InferenceSession } from "onnxruntime-node";
 import type { Rng } from "../core/rng.js";
 import { InvalidArgumentError } from "../errors.js";
+import { concatFloat32, f32, i64, type OnnxSession } from "./backend.js";
 import type { ExpressiveTrie } from "./expressiveTrie.js";
 import type { MiniLM } from "./minilm.js";
 import type { Manifest } from "./modelDir.js";
-import { concatFloat32, f32, i64, run } from "./onnx.js";
 import type { Tokenizer } from "./tokenizer.js";
 
 /** How a model with an instruction encoder reads the instruction: the shared MiniLM, then its own projection. */
 export interface InstructionInput {
   encoder: MiniLM;
   /** instruction.onnx: MiniLM's states [1,T,dim] -> the LM's prompt embeddings [1,T,lm dim]. */
-  projection: InferenceSession;
+  projection: OnnxSession;
   /** The most MiniLM tokens the model was trained to read ([CLS] and [SEP] included). */
   maxTokens: number;
 }
@@ -44,7 +43,7 @@ export class Mllm {
   constructor(
     private readonly cfg: NonNullable<Manifest["mllm"]>,
     private readonly tok: Tokenizer,
-    private readonly sessions: { prefix?: InferenceSession; embed: InferenceSession; lm: InferenceSession },
+    private readonly sessions: { prefix?: OnnxSession; embed: OnnxSession; lm: OnnxSession },
     /** The instruction encoder (null: a model that reads the instruction as BPE tokens). */
     private readonly instruction: InstructionInput | null = null,
     /** The expressive instructions decoding may give (null: unconstrained). */
@@ -64,18 +63,18 @@ export class Mllm {
     const read = await encoder.encode([instruction.trim()]);
     const t = read.tokens[0];
     const states = read.states.subarray(0, t * read.dim);
-    const projected = (await run(projection, { states: f32(states, [1, t, read.dim]) })).embeds.data;
+    const projected = (await projection.run({ states: f32(states, [1, t, read.dim]) })).embeds.data;
     return concatFloat32(await this.embed(this.tok.encode(this.tok.prompt)), projected, await this.embed([this.tok.sep]));
   }
 
   private async embed(ids: number[]): Promise<Float32Array> {
-    return (await run(this.sessions.embed, { ids: i64(ids, [1, ids.length]) })).embeds.data;
+    return (await this.sessions.embed.run({ ids: i64(ids, [1, ids.length]) })).embeds.data;
   }
 
   private async prefixEmbeds(image: Float32Array | null, res: number): Promise<Float32Array> {
     if (!this.cfg.vision) return this.embed([this.tok.bos]);
     if (!image || !this.sessions.prefix) throw new InvalidArgumentError("this model needs the image");
-    return (await run(this.sessions.prefix, { image: f32(image, [1, 3, res, res]) })).embeds.data;
+    return (await this.sessions.prefix.run({ image: f32(image, [1, 3, res, res]) })).embeds.data;
   }
 
   /** The image tokens of a prefix: everything after BOS (null for a text-only LM). */
@@ -103,7 +102,7 @@ export class Mllm {
     const prefix = await this.prefixEmbeds(image, res);
     const embeds = concatFloat32(prefix, await this.promptEmbeds(instruction), await this.embed([...ids, ...this.tok.imgTokens().slice(0, n - 1)]));
     const total = embeds.length / dim;
-    const out = await run(this.sessions.lm, {
+    const out = await this.sessions.lm.run({
       embeds: f32(embeds, [1, total, dim]),
       past_k: f32(new Float32Array(0), [layers, 1, heads, 0, hd]),
       past_v: f32(new Float32Array(0), [layers, 1, heads, 0, hd]),
@@ -126,7 +125,7 @@ export class Mllm {
         embeds = seq;
       }
       const t = embeds.length / dim;
-      const out = await run(this.sessions.lm, {
+      const out = await this.sessions.lm.run({
         embeds: f32(embeds, [1, t, dim]),
         past_k: f32(past.k, [layers, 1, heads, past.len, hd]),
         past_v: f32(past.v, [layers, 1, heads, past.len, hd]),

@@ -1,9 +1,7 @@
-import { createHash } from "node:crypto";
-import { readFile, stat } from "node:fs/promises";
-import { join, resolve } from "node:path";
 import { z } from "zod";
 import { type ModelDefaults, paramSchema } from "../core/params.js";
 import { MgieError } from "../errors.js";
+import type { ModelFiles } from "./modelFiles.js";
 import { Tokenizer } from "./tokenizer.js";
 
 /** The manifest.json of a model directory, as train/mgie_train/export.py writes it. */
@@ -106,51 +104,25 @@ export class ModelDirError extends MgieError {
 }
 
 export interface ModelDir {
+  /** Where it was read from (a path or a URL). */
   dir: string;
   manifest: Manifest;
   tokenizer: Tokenizer;
   /** Every expressive instruction the model was trained to give (null for a model without the list). */
   expressive: string[] | null;
   /** The folder of the shared instruction encoder (null for a model that reads BPE tokens). */
-  instructionEncoderDir: string | null;
+  instructionEncoder: ModelFiles | null;
   /** Bytes of each ONNX component, checked against the manifest's size and sha256. */
   files: Record<string, Uint8Array>;
 }
 
-/** The bytes of `dir`/`file`, checked against the manifest's size (unless null) and sha256; `what` names the file in errors. */
-export async function readChecked(dir: string, file: string, bytes: number | null, sha256: string, what: string): Promise<Buffer> {
-  const path = join(dir, file);
-  let data: Buffer;
-  try {
-    const st = await stat(path);
-    if (bytes !== null && st.size !== bytes) {
-      throw new ModelDirError(`${path} is ${st.size} bytes, the manifest says ${bytes}: the file is truncated or replaced; re-export or re-download the model`);
-    }
-    data = await readFile(path);
-  } catch (cause) {
-    if (cause instanceof ModelDirError) throw cause;
-    throw new ModelDirError(`the model's ${what} is missing: cannot read ${path}`, { cause });
-  }
-  const hash = createHash("sha256").update(data).digest("hex");
-  if (hash !== sha256) throw new ModelDirError(`${path} does not match the sha256 in the manifest: the file is corrupt or from another model`);
-  verified.set(data, hash);
-  return data;
-}
-
-/** The sha256 of each file read and checked here, so that no one needs to hash its bytes again. */
-const verified = new WeakMap<Uint8Array, string>();
-
-/** The sha256 of bytes that loadModelDir read and checked (a component's ModelDir.files entry); undefined for any other bytes. */
-export function checkedSha256(bytes: Uint8Array): string | undefined {
-  return verified.get(bytes);
-}
-
 /** Reads and validates a model directory: manifest schema, required components, sizes and hashes. */
-export async function loadModelDir(dir: string): Promise<ModelDir> {
-  const manifestPath = join(dir, "manifest.json");
+export async function readModelDir(files: ModelFiles): Promise<ModelDir> {
+  const dir = files.location;
+  const manifestPath = files.where("manifest.json");
   let raw: string;
   try {
-    raw = await readFile(manifestPath, "utf8");
+    raw = await files.readText("manifest.json");
   } catch (cause) {
     throw new ModelDirError(`${dir} is not an mgie model directory: no manifest.json (give --model a folder written by 'python3 -m mgie_train export')`, {
       cause,
@@ -191,17 +163,18 @@ export async function loadModelDir(dir: string): Promise<ModelDir> {
   const read = await Promise.allSettled([
     ...names.map((name) => {
       const c = manifest.components[name]!;
-      return readChecked(dir, c.file, c.bytes, c.sha256, `component '${name}'`);
+      return files.readChecked(c.file, c.bytes, c.sha256, `component '${name}'`);
     }),
-    readChecked(dir, manifest.tokenizer.file, null, manifest.tokenizer.sha256, "tokenizer"),
-    ...(manifest.expressive ? [readChecked(dir, manifest.expressive.file, null, manifest.expressive.sha256, "list of expressive instructions")] : []),
+    files.readChecked(manifest.tokenizer.file, null, manifest.tokenizer.sha256, "tokenizer"),
+    ...(manifest.expressive ? [files.readChecked(manifest.expressive.file, null, manifest.expressive.sha256, "list of expressive instructions")] : []),
   ]);
   const failed = read.find((r) => r.status === "rejected");
   if (failed) throw failed.reason;
-  const data = read.map((r) => (r as PromiseFulfilledResult<Buffer>).value);
-  const files: Record<string, Uint8Array> = Object.fromEntries(names.map((name, i) => [name, data[i]]));
+  const data = read.map((r) => (r as PromiseFulfilledResult<Uint8Array>).value);
+  const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+  const components: Record<string, Uint8Array> = Object.fromEntries(names.map((name, i) => [name, data[i]]));
   const tokBytes = data[names.length];
-  const tokenizer = Tokenizer.fromJSON(JSON.parse(tokBytes.toString("utf8")), join(dir, manifest.tokenizer.file));
+  const tokenizer = Tokenizer.fromJSON(JSON.parse(text(tokBytes)), files.where(manifest.tokenizer.file));
   if (manifest.mllm && tokenizer.numImgTokens !== manifest.mllm.num_img_tokens) {
     throw new ModelDirError(`the tokenizer has ${tokenizer.numImgTokens} [IMG] tokens, the manifest ${manifest.mllm.num_img_tokens}`);
   }
@@ -210,14 +183,14 @@ export async function loadModelDir(dir: string): Promise<ModelDir> {
     const list = z
       .array(z.string().min(1))
       .min(1)
-      .safeParse(JSON.parse(data[names.length + 1].toString("utf8")));
+      .safeParse(JSON.parse(text(data[names.length + 1])));
     if (!list.success || list.data.length !== manifest.expressive.count) {
       throw new ModelDirError(
-        `${join(dir, manifest.expressive.file)} is not the list of ${manifest.expressive.count} expressive instructions the manifest names`,
+        `${files.where(manifest.expressive.file)} is not the list of ${manifest.expressive.count} expressive instructions the manifest names`,
       );
     }
     expressive = list.data;
   }
-  const instructionEncoderDir = manifest.instruction_encoder ? resolve(dir, manifest.instruction_encoder.path) : null;
-  return { dir, manifest, tokenizer, files, expressive, instructionEncoderDir };
+  const instructionEncoder = manifest.instruction_encoder ? files.folder(manifest.instruction_encoder.path) : null;
+  return { dir, manifest, tokenizer, files: components, expressive, instructionEncoder };
 }

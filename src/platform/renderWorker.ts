@@ -1,5 +1,5 @@
 import { parentPort } from "node:worker_threads";
-import { type RenderPass, renderRows } from "./renderer.js";
+import { type RenderPass, renderRows } from "../render/renderer.js";
 
 /** A RenderPool worker: runs bands of rows of a render pass over shared memory. */
 parentPort?.on("message", ({ pass, y0, y1 }: { pass: RenderPass; y0: number; y1: number }) => {

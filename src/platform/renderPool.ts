@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
-import { prepareRender, type RenderInput, type RenderPass, type RenderResult, renderRows } from "./renderer.js";
+import { prepareRender, type RenderInput, type RenderPass, type RenderResult, renderRows } from "../render/renderer.js";
 
 const WORKER = new URL("./renderWorker.js", import.meta.url);
 /** Below this many pixels, one thread renders faster than handing bands to others. */

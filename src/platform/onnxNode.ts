@@ -3,7 +3,8 @@ import { mkdir, readdir, readFile, rename, rm, stat, utimes } from "node:fs/prom
 import { availableParallelism, cpus, homedir } from "node:os";
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
-import { checkedSha256 } from "./modelDir.js";
+import type { OnnxBackend, OnnxSession, TensorInput, TensorOutput } from "../models/backend.js";
+import { checkedSha256 } from "./nodeFiles.js";
 
 type SessionOptions = ort.InferenceSession.SessionOptions;
 
@@ -148,44 +149,30 @@ function sha256(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
 }
 
-export function f32(data: Float32Array, dims: readonly number[]): ort.Tensor {
-  return new ort.Tensor("float32", data, dims);
+/** A tensor of ours as onnxruntime-node's. */
+function toOrt(t: TensorInput): ort.Tensor {
+  return new ort.Tensor(t.type, t.data, t.dims);
 }
 
-export function i64(values: readonly number[], dims: readonly number[]): ort.Tensor {
-  return new ort.Tensor(
-    "int64",
-    BigInt64Array.from(values, (v) => BigInt(v)),
-    dims,
-  );
+/** A session run on the float32 data of its outputs (the outputs' native tensors are disposed). */
+function wrap(session: ort.InferenceSession): OnnxSession {
+  return {
+    async run(feeds) {
+      const tensors: Record<string, ort.Tensor> = {};
+      for (const [k, t] of Object.entries(feeds)) tensors[k] = toOrt(t);
+      const out = await session.run(tensors);
+      const res: Record<string, TensorOutput> = {};
+      for (const [k, t] of Object.entries(out)) {
+        res[k] = { data: t.data as Float32Array, dims: [...t.dims] };
+        t.dispose?.();
+      }
+      return res;
+    },
+    release: () => session.release(),
+  };
 }
 
-export function bool(values: readonly boolean[], dims: readonly number[]): ort.Tensor {
-  return new ort.Tensor(
-    "bool",
-    Uint8Array.from(values, (v) => (v ? 1 : 0)),
-    dims,
-  );
-}
-
-/** Runs a session and returns its outputs as float32 data with their dims. */
-export async function run(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>): Promise<Record<string, { data: Float32Array; dims: number[] }>> {
-  const out = await session.run(feeds);
-  const res: Record<string, { data: Float32Array; dims: number[] }> = {};
-  for (const [k, t] of Object.entries(out)) {
-    res[k] = { data: t.data as Float32Array, dims: [...t.dims] };
-    t.dispose?.();
-  }
-  return res;
-}
-
-/** Concatenates float32 arrays (e.g. embeddings along the sequence, items along the batch). */
-export function concatFloat32(...parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+/** The editing core's ONNX backend in Node: sessions on onnxruntime-node with `threads` intra-op threads (default: one per core). */
+export function nodeOnnx(threads?: number): OnnxBackend {
+  return { createSession: async (bytes) => wrap(await createSession(bytes, threads)) };
 }
