@@ -125,6 +125,17 @@ afterAll(async () => {
   if (profile) await rm(profile, { recursive: true, force: true });
 });
 
+/** Opens the page and chooses to edit on the server (the page edits on the device by default: test/webDevice.test.ts). */
+async function openOnServer(page: Page, url: string): Promise<void> {
+  await page.goto(url);
+  await page.waitForSelector("#where-server", { state: "visible", ...POLL });
+  // Chosen without moving the keyboard focus (the tests of the focus order start from the page's start).
+  await page.$eval("#where-server", (radio) => {
+    (radio as HTMLInputElement).checked = true;
+    radio.dispatchEvent(new Event("change"));
+  });
+}
+
 async function setSteps(page: Page, steps: number): Promise<void> {
   // The keyboard way a person would: Home goes to 1, each ArrowRight adds one.
   await page.focus("#steps");
@@ -217,7 +228,7 @@ describe("the web page", () => {
   });
 
   it("edits an uploaded image, shows progress, the expressive instruction and the result", async () => {
-    await page.goto(server.url);
+    await openOnServer(page, server.url);
     await expect.poll(() => page.textContent("#model-info"), POLL).toMatch(new RegExp(`mgie-e2e .*${RES}×${RES}`));
     await page.setInputFiles("#image", { name: "flower.jpg", mimeType: "image/jpeg", buffer: photo });
     await expect.poll(() => page.getAttribute("#input-preview", "src"), POLL).toMatch(/^blob:/);
@@ -276,7 +287,7 @@ describe("the web page", () => {
   });
 
   it("paints a mask with the pointer: the edit sends it and leaves the photo bit for bit outside it", async () => {
-    await page.goto(server.url);
+    await openOnServer(page, server.url);
     await upload(page, "pattern.png", "image/png", pattern);
     // The canvas is drawn in the photo's own pixels, whatever size it shows at.
     expect(await page.$eval("#mask-canvas", (c) => [(c as HTMLCanvasElement).width, (c as HTMLCanvasElement).height])).toEqual([PATTERN.width, PATTERN.height]);
@@ -330,7 +341,7 @@ describe("the web page", () => {
   });
 
   it("erases and clears the mask: with nothing painted no mask is sent", async () => {
-    await page.goto(server.url);
+    await openOnServer(page, server.url);
     await upload(page, "pattern.png", "image/png", pattern);
     await setSteps(page, 1);
     await paint(page, [0.2, 0.5], [0.6, 0.5]);
@@ -366,11 +377,11 @@ describe("the web page", () => {
   });
 
   it("reaches every control in a sensible order with Tab, and explains a missing instruction", async () => {
-    await page.goto(server.url);
+    await openOnServer(page, server.url);
     // The settings are built from GET /v1/models once it answers: tab through them after that.
     await page.waitForSelector("#scheduler");
     const order: string[] = [];
-    for (let i = 0; i < 11; i++) {
+    for (let i = 0; i < 12; i++) {
       await page.keyboard.press("Tab");
       order.push(await page.evaluate(() => document.activeElement?.id ?? ""));
     }
@@ -378,6 +389,7 @@ describe("the web page", () => {
     expect(order).toEqual([
       "image",
       "instruction",
+      "where-server",
       "cfgText",
       "cfgImage",
       "changeThreshold",
@@ -411,7 +423,7 @@ describe("the web page", () => {
 
   it("fits a phone-sized screen without sideways scrolling", async () => {
     await page.setViewportSize({ width: 375, height: 740 });
-    await page.goto(server.url);
+    await openOnServer(page, server.url);
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
     const box = await page.locator("#edit-button").boundingBox();
     expect(box!.width).toBeGreaterThan(280);
@@ -425,7 +437,7 @@ describe("the web page", () => {
   });
 
   it("accepts the formats the server reads, by type or, when the browser gives none, by name", async () => {
-    await page.goto(server.url);
+    await openOnServer(page, server.url);
     const accept = (await page.getAttribute("#image", "accept"))!.split(",");
     for (const type of ["image/jpeg", "image/png", "image/webp", "image/gif", "image/tiff", "image/avif", "image/heic", ".heic", ".tif"])
       expect(accept).toContain(type);
@@ -455,7 +467,7 @@ describe("the web page with a token", () => {
     const server = await serve("--token", "open sesame");
     const page = await browser.newPage();
     try {
-      await page.goto(server.url);
+      await openOnServer(page, server.url);
       await page.waitForSelector("#token-form", { state: "visible" });
       expect(await page.evaluate(() => document.activeElement?.id)).toBe("token");
       await page.keyboard.type("open says me");

@@ -15,6 +15,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   bench: async () => (await import("./bench.js")).benchCommand(),
   serve: async () => (await import("./serve.js")).serveCommand(),
   worker: async () => (await import("./worker.js")).workerCommand(),
+  "build-web": async () => (await import("./buildWeb.js")).buildWebCommand(),
 };
 
 /**

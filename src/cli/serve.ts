@@ -103,6 +103,7 @@ export function serveCommand(): Command {
         concurrency: o.concurrency,
         maxQueued: o.queue,
         token,
+        deviceModelDir: o.model,
         maxImagePixels: o.maxPixels,
         maxImageBytes: o.maxUploadMb * 2 ** 20,
         dataDir: o.redis ? undefined : o.dataDir,

@@ -22,6 +22,8 @@ export interface ServerOptions {
   maxQueued: number;
   /** When set, every API route needs `Authorization: Bearer <token>` (the page's files do not). Empty or blank: refused. */
   token?: string;
+  /** The model folder whose files the page may fetch to edit on the device (docs/WEB.md); unset: the page edits on the server only. */
+  deviceModelDir?: string;
   /** Largest upload, encoded. */
   maxImageBytes: number;
   /** Largest image, width x height, checked before it is decoded. */
@@ -180,7 +182,7 @@ export async function createServer(editor: Editor, options: Partial<ServerOption
       .code(404)
       .send({ error: { code: "NOT_FOUND", message: `no route ${request.method} ${request.url.split("?")[0]}; the API is described at /openapi.json` } }),
   );
-  await registerStaticFiles(app);
+  await registerStaticFiles(app, o.deviceModelDir);
   const routes = registerApiRoutes(app, {
     editor,
     store,

@@ -44,7 +44,8 @@ async function request(path, init = {}) {
 }
 
 export async function getModels() {
-  return (await request("/v1/models")).json();
+  // Relative: a static build of the page (mgie build-web) has this answer as a file beside it.
+  return (await request("v1/models")).json();
 }
 
 /**
@@ -57,6 +58,17 @@ export async function submitEdit(image, fields, mask = null) {
   if (mask) form.append("mask", mask, "mask.png");
   for (const [name, value] of Object.entries(fields)) form.append(name, String(value));
   return (await request("/v1/edits", { method: "POST", body: form })).json();
+}
+
+/** Asks the server to cancel a queued or running edit. */
+export async function cancelEdit(job) {
+  return (await request(job.links.self, { method: "DELETE" })).json();
+}
+
+/** The page's settings: whether a server edits, where the on-device editor finds the model and its runtime. */
+export async function getConfig() {
+  const response = await fetch("web/config.json").catch(() => null);
+  return response?.ok ? response.json() : { server: true, device: false };
 }
 
 export async function getResultImage(job) {

@@ -1,7 +1,8 @@
 // The mgie web page: pick an image, optionally paint where the edit may act (mask.js), say what to
 // change, follow the edit live, compare, download the result at the photo's own size, and keep
 // editing from it. Plain ES module, no build step; it talks to the API in api.js.
-import { ApiError, getModels, getResultImage, jobEvents, submitEdit, token } from "./api.js";
+import { ApiError, cancelEdit, getConfig, getModels, getResultImage, jobEvents, submitEdit, token } from "./api.js";
+import { DeviceEditor, deviceUnsupported } from "./device.js";
 import { MaskBrush } from "./mask.js";
 
 const $ = (id) => document.getElementById(id);
@@ -27,7 +28,7 @@ const STAGES = {
  * history: the images edits start from, oldest first: the upload, then each result the user
  * continued from. `current` is the one the next edit starts from. `result` is the latest edit.
  */
-const state = { history: [], current: -1, result: null, busy: false };
+const state = { history: [], current: -1, result: null, busy: false, cancel: null };
 
 /* ---------- messages ---------- */
 
@@ -314,6 +315,63 @@ dropZone.addEventListener("drop", (e) => {
   chooseFile(e.dataTransfer.files[0]);
 });
 
+/* ---------- where to edit: on this device or on the server ---------- */
+
+/** web/config.json: {server, device, model, wasmPaths}; the device editor once chosen. */
+let config = { server: true, device: false };
+let device = null;
+
+const where = () => ($("where-device").checked ? "device" : "server");
+const megabytes = (n) => (n / 1e6).toFixed(1);
+
+async function setUpWhere() {
+  config = await getConfig();
+  const why = config.device ? deviceUnsupported() : "this server offers no on-device editing";
+  const canDevice = why === null;
+  $("where").hidden = !(canDevice && config.server);
+  $("where-device").disabled = !canDevice;
+  $("where-server").disabled = !config.server;
+  $("where-device").checked = canDevice;
+  $("where-server").checked = !canDevice;
+  if (!canDevice && !config.server) showError(`This page edits on the device only, and ${why}.`);
+  for (const radio of [$("where-device"), $("where-server")]) radio.addEventListener("change", whereChanged);
+  whereChanged();
+}
+
+function whereChanged() {
+  if (where() === "server") {
+    $("where-hint").textContent = "The photo is sent to the server, edited there and sent back.";
+    $("model-progress").hidden = true;
+    return;
+  }
+  loadDevice();
+}
+
+/** Loads the model into this browser (once): a progress bar while it downloads, then what it took. */
+async function loadDevice() {
+  const hint = $("where-hint");
+  const bar = $("model-progress");
+  device ??= new DeviceEditor(config);
+  hint.textContent = "Loading the model into this browser…";
+  try {
+    const ready = await device.load((p) => {
+      bar.hidden = false;
+      bar.value = p.total > 0 ? p.loaded / p.total : 0;
+      hint.textContent = `Downloading the model: ${megabytes(p.loaded)} of ${megabytes(p.total)} MB`;
+    });
+    bar.hidden = true;
+    const source = ready.fetchedBytes === 0 ? "from this browser's cache" : `${megabytes(ready.fetchedBytes)} MB downloaded`;
+    hint.textContent =
+      `The photo stays on this device: the model runs here (${ready.device === "webgpu" ? "WebGPU" : `WebAssembly, ${ready.threads} thread${ready.threads > 1 ? "s" : ""}`}; ` +
+      `${source}, ready in ${(ready.loadMs / 1000).toFixed(1)} s).`;
+  } catch (err) {
+    bar.hidden = true;
+    device = null;
+    hint.textContent = config.server ? "The model could not be loaded here: edit on the server instead." : "The model could not be loaded here.";
+    showError(explain(err));
+  }
+}
+
 /* ---------- editing ---------- */
 
 form.addEventListener("submit", (e) => {
@@ -323,6 +381,7 @@ form.addEventListener("submit", (e) => {
 
 function setBusy(busy) {
   state.busy = busy;
+  $("cancel-button").hidden = !busy;
   // aria-disabled rather than disabled: a disabled button would lose the keyboard focus.
   editButton.setAttribute("aria-disabled", String(busy));
   editButton.textContent = busy ? "Editing…" : "Edit";
@@ -344,24 +403,57 @@ async function edit() {
     return;
   }
   setBusy(true);
-  say("Sending…");
   showProgress(0);
   try {
-    const fields = { instruction: text, ...parameterValues() };
     const mask = await brush.toBlob();
-    const job = await submitEdit(new File([input.blob], "input.png", { type: input.blob.type }), fields, mask);
-    const finished = await follow(job);
-    if (finished.status === "failed") throw new ApiError(500, finished.error.code, finished.error.message);
-    const blob = await getResultImage(finished);
-    showResult(input, blob, text, finished);
+    const finished = where() === "device" ? await editOnDevice(input, text, mask) : await editOnServer(input, text, mask);
+    showResult(input, finished.blob, text, finished);
     const ms = finished.timings.total;
-    say(`Done in ${ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`}.`);
+    say(`Done in ${ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`}${where() === "device" ? " on this device" : ""}.`);
   } catch (err) {
     say("");
-    showError(explain(err));
+    showError(err instanceof ApiError && (err.code === "CANCELLED" || err.code === "ABORTED") ? "Cancelled: the input is as it was." : explain(err));
   } finally {
+    state.cancel = null;
     showProgress(null);
     setBusy(false);
+  }
+}
+
+async function editOnServer(input, text, mask) {
+  say("Sending…");
+  const fields = { instruction: text, ...parameterValues() };
+  const job = await submitEdit(new File([input.blob], "input.png", { type: input.blob.type }), fields, mask);
+  state.cancel = () => cancelEdit(job).catch(() => {});
+  const finished = await follow(job);
+  if (finished.status === "failed") throw new ApiError(500, finished.error.code, finished.error.message);
+  return { ...finished, blob: await getResultImage(finished) };
+}
+
+/** The same edit in this browser: parameters as numbers, as the server would parse them. */
+async function editOnDevice(input, text, mask) {
+  say("Loading the model…");
+  const values = parameterValues();
+  const params = Object.fromEntries(parameters.map((p) => [p.name, p.type === "choice" ? values[p.name] : Number(values[p.name])]));
+  const controller = new AbortController();
+  state.cancel = () => controller.abort();
+  await device.load();
+  return device.edit(input.blob, params, text, mask, showStage, controller.signal);
+}
+
+$("cancel-button").addEventListener("click", () => {
+  say("Cancelling…");
+  state.cancel?.();
+});
+
+function showStage(data) {
+  const stage = STAGES[data.stage];
+  if (data.stage === "diffusion" && data.steps) {
+    say(`${stage.label}: step ${data.step} of ${data.steps}`);
+    showProgress(stage.at + (0.9 - stage.at) * (data.step / data.steps));
+  } else {
+    say(`${stage.label}…`);
+    showProgress(stage.at);
   }
 }
 
@@ -371,14 +463,7 @@ async function follow(job) {
     if (event === "status" && data.status === "queued") {
       say(data.position === 1 ? "Waiting: next in line." : `Waiting: ${data.position - 1} edits ahead.`);
     } else if (event === "progress") {
-      const stage = STAGES[data.stage];
-      if (data.stage === "diffusion" && data.steps) {
-        say(`${stage.label}: step ${data.step} of ${data.steps}`);
-        showProgress(stage.at + (0.9 - stage.at) * (data.step / data.steps));
-      } else {
-        say(`${stage.label}…`);
-        showProgress(stage.at);
-      }
+      showStage(data);
     } else if (event === "done" || event === "failed") {
       return data;
     }
@@ -386,6 +471,7 @@ async function follow(job) {
   throw new Error("the server ended the progress stream before the edit finished; reload to check");
 }
 
+/** `job`: the finished edit, from the server or this device ({expressiveInstruction, timings}). */
 function showResult(input, blob, text, job) {
   if (state.result) URL.revokeObjectURL(state.result.url);
   const url = URL.createObjectURL(blob);
@@ -444,3 +530,4 @@ $("continue").addEventListener("click", () => {
 });
 
 loadModel();
+setUpWhere();

@@ -1,0 +1,46 @@
+import type * as ort from "onnxruntime-web";
+import type { OnnxBackend, OnnxSession, TensorInput, TensorOutput } from "../models/backend.js";
+
+/** Where sessions run in the browser: WebAssembly on the CPU (SIMD; threads when the page is cross-origin isolated), or the GPU. */
+export type WebDevice = "wasm" | "webgpu";
+
+export interface WebOnnxOptions {
+  device: WebDevice;
+  /** WebAssembly threads: more than 1 only where SharedArrayBuffer exists (a cross-origin isolated page). */
+  threads: number;
+  /** The folder (URL, ending in /) of onnxruntime-web's ort-wasm-simd-threaded*.mjs and .wasm files. */
+  wasmPaths: string;
+}
+
+/** The runtime's module for a device: the WebAssembly-only build (14 MB of .wasm) or the one with WebGPU. */
+export async function importOrt(device: WebDevice): Promise<typeof ort> {
+  return device === "webgpu" ? import("onnxruntime-web/webgpu") : import("onnxruntime-web/wasm");
+}
+
+/** The editing core's ONNX backend in the browser: onnxruntime-web. */
+export async function webOnnx(options: WebOnnxOptions): Promise<OnnxBackend> {
+  const runtime = await importOrt(options.device);
+  runtime.env.wasm.wasmPaths = options.wasmPaths;
+  runtime.env.wasm.numThreads = options.threads;
+  // The editor already runs in a worker of its own: no second proxy worker.
+  runtime.env.wasm.proxy = false;
+  const toOrt = (t: TensorInput) => new runtime.Tensor(t.type, t.data, t.dims);
+  const wrap = (session: ort.InferenceSession): OnnxSession => ({
+    async run(feeds) {
+      const tensors: Record<string, ort.Tensor> = {};
+      for (const [k, t] of Object.entries(feeds)) tensors[k] = toOrt(t);
+      const out = await session.run(tensors);
+      const res: Record<string, TensorOutput> = {};
+      for (const [k, t] of Object.entries(out)) {
+        // getData copies a GPU tensor to the CPU; for WebAssembly it is the data itself.
+        res[k] = { data: (await t.getData(true)) as Float32Array, dims: [...t.dims] };
+      }
+      return res;
+    },
+    release: () => session.release(),
+  });
+  return {
+    createSession: async (bytes) =>
+      wrap(await runtime.InferenceSession.create(bytes, { executionProviders: [options.device], graphOptimizationLevel: "all", logSeverityLevel: 3 })),
+  };
+}
