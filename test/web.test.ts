@@ -376,6 +376,17 @@ describe("the web page", () => {
     expect(changed).toBeGreaterThan(input.data.length / 2);
   });
 
+  it("starts every setting at the model's default, also one that lies between a slider's marks", async () => {
+    await openOnServer(page, server.url);
+    await page.waitForSelector("#scheduler");
+    const { models } = (await (await fetch(`${server.url}/v1/models`)).json()) as { models: { parameters: { name: string; default: unknown }[] }[] };
+    const defaults = Object.fromEntries(models[0].parameters.map((p) => [p.name, String(p.default)]));
+    // The test model's α_X is 1.25, between the marks of a slider that steps by 0.5.
+    expect(defaults.cfgText).toBe("1.25");
+    const shown = await page.$$eval("#parameters input, #parameters select", (els) => els.map((e) => [e.id, (e as HTMLInputElement).value]));
+    expect(Object.fromEntries(shown)).toEqual(defaults);
+  });
+
   it("reaches every control in a sensible order with Tab, and explains a missing instruction", async () => {
     await openOnServer(page, server.url);
     // The settings are built from GET /v1/models once it answers: tab through them after that.

@@ -141,7 +141,7 @@ describe("editing on the device (a static build)", () => {
     await page.setInputFiles("#image", PHOTO);
     await page.fill("#instruction", INSTRUCTION);
     await page.fill("#seed", String(SEED));
-    // The form's values, as the page sends them (a slider holds its steps: 1.25 may show as 1.5), for Node's edit.
+    // The form's values, as the page sends them, for Node's edit.
     const form = await page.$$eval("#parameters input, #parameters select", (els) =>
       els.map((e) => [e.id, (e as HTMLInputElement).value, e.tagName === "SELECT"] as const),
     );

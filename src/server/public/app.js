@@ -100,6 +100,14 @@ function labelText(label) {
   return m ? [m[1], element("sub", {}, [m[2]])] : [label];
 }
 
+/** The slider's step, or a finer one where the model's default lies between its marks: a range input snaps its value to them. */
+function sliderStep(p) {
+  let step = p.slider.step;
+  const offset = p.default - p.min;
+  while (step > 1e-6 && Math.abs(offset / step - Math.round(offset / step)) > 1e-6) step /= 10;
+  return step;
+}
+
 function sliderControl(p) {
   const input = element("input", {
     id: p.name,
@@ -107,7 +115,7 @@ function sliderControl(p) {
     type: "range",
     min: p.min,
     max: Math.max(p.slider.max, p.default),
-    step: p.slider.step,
+    step: sliderStep(p),
     value: p.default,
     "aria-describedby": `${p.name}-hint`,
   });
