@@ -39,8 +39,19 @@ export async function webOnnx(options: WebOnnxOptions): Promise<OnnxBackend> {
     },
     release: () => session.release(),
   });
+  const create = async (bytes: Uint8Array) =>
+    wrap(await runtime.InferenceSession.create(bytes, { executionProviders: [options.device], graphOptimizationLevel: "all", logSeverityLevel: 3 }));
+  // The WebGPU EP refuses a session while another is being created ("another WebGPU EP inference session is
+  // being created"), and openModel creates them all at once: on WebGPU they are created one after another.
+  let previous: Promise<unknown> = Promise.resolve();
   return {
-    createSession: async (bytes) =>
-      wrap(await runtime.InferenceSession.create(bytes, { executionProviders: [options.device], graphOptimizationLevel: "all", logSeverityLevel: 3 })),
+    createSession:
+      options.device === "webgpu"
+        ? (bytes) => {
+            const session = previous.catch(() => {}).then(() => create(bytes));
+            previous = session;
+            return session;
+          }
+        : create,
   };
 }
