@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { EditParams } from "../src/core/params.js";
 import { MgieEditor } from "../src/pipeline/editor.js";
 import { contentType } from "../src/server/deviceFiles.js";
+import type { DeviceChoice } from "../src/web/deviceChoice.js";
 
 /**
  * Editing on the device, in Debian's headless Chromium: `mgie build-web` writes the page, its worker,
@@ -20,7 +21,12 @@ import { contentType } from "../src/server/deviceFiles.js";
  * is asked for. The page edits a real photo in the browser; the result must match Node's edit of the same
  * photo with the same seed (the same expressive instruction, pixels within 2/255), and a second visit must
  * read the model from the Cache API. Then "mgie/web" is bundled by esbuild and run in a page of its own.
- * The tiny model by default; MGIE_TEST_MODEL=models/mgie-e2e for the shipped one.
+ * This browser offers no WebGPU adapter (it has navigator.gpu, but without --enable-unsafe-webgpu no adapter), so
+ * both choose WebAssembly without measuring. A second Chromium, launched
+ * with --enable-unsafe-webgpu, offers WebGPU on SwiftShader (a software adapter): a forced WebGPU edit
+ * must match Node too, and the automatic choice must measure both devices, keep the faster and remember it.
+ * The tiny model by default; MGIE_TEST_MODEL=models/mgie-e2e for the shipped one (its WebGPU edits take
+ * half a minute each on SwiftShader here).
  */
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const CLI = join(ROOT, "dist/cli/main.js");
@@ -44,12 +50,23 @@ const CHROMIUM_ARGS = [
  * carry further (measured, docs/WEB.md: the shipped model 3/255 at most, mean 0.09; the tiny test model 6, mean 0.3).
  */
 const TOLERANCE = { max: 8, mean: 0.5 };
-/** Generous: the machine may be busy with other work. */
-const LOAD = { timeout: 120_000 };
+/**
+ * How far a WebGPU edit's pixels may be from Node's (of 255): the view's resampling as above, and WebGPU's
+ * float32 kernels summing in another order than onnxruntime's CPU kernels (measured, docs/WEB.md).
+ */
+const WEBGPU_TOLERANCE = { max: 8, mean: 0.5 };
+/** Generous: the machine may be busy with other work, and SwiftShader runs WebGPU on the CPU. */
+const LOAD = { timeout: 240_000 };
+/** onnxruntime-web's binaries: the WebAssembly build's and the WebGPU build's, fetched only when opened. */
+const WASM_BINARY = /\/ort-wasm-simd-threaded\.wasm$/;
+const WEBGPU_BINARY = /\/ort-wasm-simd-threaded\.asyncify\.wasm$/;
 
 let site: string;
 let profile: string;
 let browser: BrowserContext;
+/** Chromium with WebGPU (SwiftShader), its own profile. */
+let gpuBrowser: BrowserContext;
+let gpuProfile: string;
 let server: Server;
 let origin: string;
 /** Paths asked of the static server, in order. */
@@ -116,14 +133,22 @@ beforeAll(async () => {
   await serveFolder(site);
   profile = await mkdtemp(join(tmpdir(), "mgie-chromium-device-"));
   browser = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+  gpuProfile = await mkdtemp(join(tmpdir(), "mgie-chromium-webgpu-"));
+  gpuBrowser = await chromium.launchPersistentContext(gpuProfile, {
+    executablePath: CHROMIUM,
+    args: [...CHROMIUM_ARGS.filter((a) => a !== "--disable-gpu"), "--enable-unsafe-webgpu"],
+    headless: true,
+  });
+  await bundleLibraryPage();
   editor = await MgieEditor.load(MODEL);
   reference = await nodeEdit({ seed: SEED });
 }, 240_000);
 
 afterAll(async () => {
   await browser?.close();
+  await gpuBrowser?.close();
   await new Promise((resolve) => server?.close(resolve));
-  for (const dir of [site, profile]) if (dir) await rm(dir, { recursive: true, force: true });
+  for (const dir of [site, profile, gpuProfile]) if (dir) await rm(dir, { recursive: true, force: true });
 });
 
 describe("editing on the device (a static build)", () => {
@@ -135,8 +160,11 @@ describe("editing on the device (a static build)", () => {
     // A static build has no server: the page edits on the device, cross-origin isolated, so with threads.
     expect(await page.isVisible("#where")).toBe(false);
     expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
-    expect(await waitUntilReady(page)).toMatch(/WebAssembly, \d threads?; [\d.]+ MB downloaded/);
+    // No WebGPU adapter in this browser: WebAssembly, and WebGPU's runtime is never fetched.
+    expect(await waitUntilReady(page)).toMatch(/on WebAssembly, \d threads? \(this browser offers no WebGPU adapter\); [\d.]+ MB downloaded/);
     expect(requests).toContain("/web/model/unet.onnx");
+    expect(requests.filter((p) => WASM_BINARY.test(p))).toHaveLength(1);
+    expect(requests.filter((p) => WEBGPU_BINARY.test(p))).toEqual([]);
 
     await page.setInputFiles("#image", PHOTO);
     await page.fill("#instruction", INSTRUCTION);
@@ -184,42 +212,128 @@ describe("editing on the device (a static build)", () => {
   }, 240_000);
 });
 
-describe('import { MgieEditor } from "mgie/web"', () => {
-  it("bundles with esbuild and edits in Chromium", async () => {
-    const entry = `import { MgieEditor } from "mgie/web";
-const editor = await MgieEditor.load("web/model/", { wasmPaths: new URL(${JSON.stringify(`web/ort-${(await readFile(join(ROOT, "node_modules/onnxruntime-web/package.json"), "utf8")).match(/"version": "([^"]+)"/)![1]}/`)}, location.href).href });
-const photo = new Uint8Array(await (await fetch("photo.jpg")).arrayBuffer());
-const r = await editor.edit(photo, ${JSON.stringify(INSTRUCTION)}, { seed: ${SEED} });
-(globalThis as unknown as { result: unknown }).result = { expressive: r.expressiveInstruction, width: r.image.width, height: r.image.height, rgb: Array.from(r.image.data, (v) => Math.round(v * 255)) };
+/** What the library page reports: where it runs and, when asked to edit, Node-comparable results. */
+interface LibraryResult {
+  device: DeviceChoice;
+  summary: string;
+  edit?: { expressive: string; width: number; height: number; rgb: number[] };
+}
+
+/**
+ * "mgie/web" bundled by esbuild as an app would bundle it, in lib.html: it loads the model with the options
+ * of its URL's query (device, measureSoftwareAdapters, cacheName), reports editor.device, and edits the photo
+ * when the query says edit.
+ */
+async function bundleLibraryPage(): Promise<void> {
+  const ortVersion = (await readFile(join(ROOT, "node_modules/onnxruntime-web/package.json"), "utf8")).match(/"version": "([^"]+)"/)![1];
+  const entry = `import { describeDevice, MgieEditor } from "mgie/web";
+const query = new URLSearchParams(location.search);
+const editor = await MgieEditor.load("web/model/", {
+  wasmPaths: new URL(${JSON.stringify(`web/ort-${ortVersion}/`)}, location.href).href,
+  device: query.get("device") ?? undefined,
+  measureSoftwareAdapters: query.has("measureSoftwareAdapters"),
+  cacheName: query.get("cacheName") ?? undefined,
+});
+const result = { device: editor.device, summary: describeDevice(editor.device) };
+if (query.has("edit")) {
+  const photo = new Uint8Array(await (await fetch("photo.jpg")).arrayBuffer());
+  const r = await editor.edit(photo, ${JSON.stringify(INSTRUCTION)}, { seed: ${SEED} });
+  result.edit = { expressive: r.expressiveInstruction, width: r.image.width, height: r.image.height, rgb: Array.from(r.image.data, (v) => Math.round(v * 255)) };
+}
+(globalThis as unknown as { result: unknown }).result = result;
 `;
-    // Resolved from the checkout, as an app that depends on mgie resolves it.
-    await build({
-      stdin: { contents: entry, loader: "ts", resolveDir: ROOT },
-      outfile: join(site, "lib.js"),
-      bundle: true,
-      format: "esm",
-      platform: "browser",
-      conditions: ["onnxruntime-web-use-extern-wasm"],
-      logLevel: "silent",
-    });
-    await writeFile(join(site, "lib.html"), '<!doctype html><script type="module" src="lib.js"></script>');
-    await writeFile(join(site, "photo.jpg"), await readFile(PHOTO));
-    const page = await browser.newPage();
-    await page.goto(`${origin}/lib.html`);
-    await page.waitForFunction(() => (globalThis as unknown as { result?: unknown }).result, null, LOAD);
-    const { rgb, ...result } = await page.evaluate(
-      () => (globalThis as unknown as { result: { expressive: string; width: number; height: number; rgb: number[] } }).result,
-    );
+  // Resolved from the checkout, as an app that depends on mgie resolves it.
+  await build({
+    stdin: { contents: entry, loader: "ts", resolveDir: ROOT },
+    outfile: join(site, "lib.js"),
+    bundle: true,
+    format: "esm",
+    platform: "browser",
+    conditions: ["onnxruntime-web-use-extern-wasm"],
+    logLevel: "silent",
+  });
+  await writeFile(join(site, "lib.html"), '<!doctype html><script type="module" src="lib.js"></script>');
+  await writeFile(join(site, "photo.jpg"), await readFile(PHOTO));
+}
+
+async function libraryPage(context: BrowserContext, query: string): Promise<LibraryResult> {
+  const page = await context.newPage();
+  const failed = new Promise<never>((_, reject) => page.on("pageerror", reject));
+  await page.goto(`${origin}/lib.html?${query}`);
+  await Promise.race([page.waitForFunction(() => (globalThis as unknown as { result?: unknown }).result, null, LOAD), failed]);
+  const result = await page.evaluate(() => (globalThis as unknown as { result: LibraryResult }).result);
+  await page.close();
+  return result;
+}
+
+/** How far an edit's pixels are from Node's, checked against `tolerance`. */
+function expectCloseToNode(rgb: number[], tolerance: { max: number; mean: number }, what: string): void {
+  let worst = 0;
+  let total = 0;
+  for (let i = 0; i < rgb.length; i++) {
+    worst = Math.max(worst, Math.abs(rgb[i] - reference.rgb[i]));
+    total += Math.abs(rgb[i] - reference.rgb[i]);
+  }
+  console.log(`${what} vs Node: max ${worst}/255, mean ${(total / rgb.length).toFixed(3)}/255`);
+  expect(worst).toBeLessThanOrEqual(tolerance.max);
+  expect(total / rgb.length).toBeLessThanOrEqual(tolerance.mean);
+}
+
+describe('import { MgieEditor } from "mgie/web"', () => {
+  it("bundles with esbuild and edits in Chromium, on WebAssembly where the browser offers no WebGPU adapter", async () => {
+    requests.length = 0;
+    const { device, edit } = await libraryPage(browser, "edit");
+    expect(device).toMatchObject({ device: "wasm", adapter: null, measured: null, remembered: false, reason: "this browser offers no WebGPU adapter" });
+    expect(requests.filter((p) => WEBGPU_BINARY.test(p))).toEqual([]);
+    const { rgb, ...result } = edit!;
     expect(result).toEqual({ expressive: reference.expressive, width: reference.width, height: reference.height });
-    let worst = 0;
-    let total = 0;
-    for (let i = 0; i < rgb.length; i++) {
-      worst = Math.max(worst, Math.abs(rgb[i] - reference.rgb[i]));
-      total += Math.abs(rgb[i] - reference.rgb[i]);
-    }
-    console.log(`mgie/web vs Node: max ${worst}/255, mean ${(total / rgb.length).toFixed(3)}/255`);
-    expect(worst).toBeLessThanOrEqual(TOLERANCE.max);
-    expect(total / rgb.length).toBeLessThanOrEqual(TOLERANCE.mean);
+    expectCloseToNode(rgb, TOLERANCE, "mgie/web");
+  }, 240_000);
+});
+
+describe("WebGPU (Chromium with --enable-unsafe-webgpu: SwiftShader, a software adapter)", () => {
+  it('edits as Node does with device "webgpu"', async () => {
+    requests.length = 0;
+    const { device, edit } = await libraryPage(gpuBrowser, "device=webgpu&edit");
+    expect(device).toMatchObject({ device: "webgpu", adapter: "google swiftshader", reason: "as asked" });
+    expect(requests.filter((p) => WASM_BINARY.test(p))).toEqual([]);
+    const { rgb, ...result } = edit!;
+    expect(result).toEqual({ expressive: reference.expressive, width: reference.width, height: reference.height });
+    expectCloseToNode(rgb, WEBGPU_TOLERANCE, "mgie/web on WebGPU");
+  }, 480_000);
+
+  it("passes a software adapter over by default, on the page too", async () => {
+    requests.length = 0;
+    const { device } = await libraryPage(gpuBrowser, "cacheName=lib-default");
+    expect(device).toMatchObject({ device: "wasm", adapter: "google swiftshader", measured: null });
+    expect(device.reason).toBe("WebGPU's only adapter, google swiftshader, runs on the CPU: not measured");
+    expect(requests.filter((p) => WEBGPU_BINARY.test(p))).toEqual([]);
+
+    const page = await gpuBrowser.newPage();
+    await page.goto(`${origin}/`);
+    expect(await waitUntilReady(page)).toMatch(/on WebAssembly, \d threads? \(WebGPU's only adapter, google swiftshader, runs on the CPU: not measured\);/);
     await page.close();
   }, 240_000);
+
+  it("measures both devices, keeps the faster and remembers it for the next load", async () => {
+    requests.length = 0;
+    const first = await libraryPage(gpuBrowser, "measureSoftwareAdapters&cacheName=lib-measured");
+    const { measured } = first.device;
+    console.log(`probe edit: WebAssembly ${measured?.wasm.toFixed(0)} ms, WebGPU ${measured?.webgpu.toFixed(0)} ms; ${first.summary}`);
+    expect(measured).toEqual({ wasm: expect.any(Number), webgpu: expect.any(Number) });
+    expect(first.device.device).toBe(measured!.webgpu < measured!.wasm ? "webgpu" : "wasm");
+    expect(first.device.remembered).toBe(false);
+    expect(first.device.reason).toMatch(/^(WebGPU|WebAssembly) measured [\d.]+ m?s against [\d.]+ m?s$/);
+    // Both were opened to be measured.
+    expect(requests.filter((p) => WASM_BINARY.test(p))).toHaveLength(1);
+    expect(requests.filter((p) => WEBGPU_BINARY.test(p))).toHaveLength(1);
+
+    // The next load reads the record: the same choice and times, and only the chosen device's runtime is fetched.
+    requests.length = 0;
+    const second = await libraryPage(gpuBrowser, "measureSoftwareAdapters&cacheName=lib-measured");
+    expect(second.device).toEqual({ ...first.device, remembered: true });
+    expect(second.summary).toBe(`${first.summary.slice(0, -1)}, on an earlier visit)`);
+    expect(requests.filter((p) => WASM_BINARY.test(p))).toHaveLength(first.device.device === "wasm" ? 1 : 0);
+    expect(requests.filter((p) => WEBGPU_BINARY.test(p))).toHaveLength(first.device.device === "webgpu" ? 1 : 0);
+  }, 480_000);
 });

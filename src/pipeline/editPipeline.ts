@@ -83,6 +83,11 @@ export async function openModel(files: ModelFiles, platform: EditPlatform): Prom
   return { model, sessions, mllm, encoder, platform };
 }
 
+/** Releases a model's sessions (a model opened on a device that lost the browser's measurement, src/web/deviceChoice.ts). */
+export async function closeModel(opened: OpenedModel): Promise<void> {
+  await Promise.all([...Object.values(opened.sessions).map((s) => s.release()), opened.encoder?.release()]);
+}
+
 /** The edit parameters (see EDIT_PARAMETERS; any left out take their default), the output's size, progress and cancellation. */
 export type BatchOptions = EditParams & {
   /** The result at the photo's own size (default), or only the model's result at its resolution. */

@@ -14,6 +14,9 @@ export interface DownloadProgress {
   file: string;
 }
 
+/** The Cache API cache of the model's files (and of the device chosen for it) unless told otherwise. */
+export const DEFAULT_CACHE_NAME = "mgie-models";
+
 export interface DownloadOptions {
   /** The Cache API cache the files are kept in (null: none). Default "mgie-models". */
   cacheName?: string | null;
@@ -31,9 +34,14 @@ export class ModelDownload {
   private total = 0;
   private fetched = 0;
   private readonly cache: Promise<Cache | null>;
+  /**
+   * Every read of this load, by URL: a load that opens the model twice (on WebAssembly and on WebGPU, to
+   * measure them; src/web/deviceChoice.ts) fetches, checks and hashes each file once.
+   */
+  private readonly reads = new Map<string, Promise<string | Uint8Array>>();
 
   constructor(private readonly options: DownloadOptions = {}) {
-    const name = options.cacheName === undefined ? "mgie-models" : options.cacheName;
+    const name = options.cacheName === undefined ? DEFAULT_CACHE_NAME : options.cacheName;
     if (!globalThis.crypto?.subtle) {
       throw new MgieError(
         "INSECURE_CONTEXT",
@@ -53,13 +61,30 @@ export class ModelDownload {
     return { loaded: this.loaded, total: this.total, fetched: this.fetched, file };
   }
 
-  async text(url: string): Promise<string> {
-    // The manifest is always asked for again (no-cache: the server may answer 304): it says whether the model changed.
-    const response = await this.fetch(url, "no-cache");
-    return response.text();
+  text(url: string): Promise<string> {
+    return this.once(url, async () => {
+      // The manifest is always asked for again (no-cache: the server may answer 304): it says whether the model changed.
+      const response = await this.fetch(url, "no-cache");
+      return response.text();
+    });
   }
 
-  async checked(url: string, bytes: number | null, sha256: string, what: string): Promise<Uint8Array> {
+  checked(url: string, bytes: number | null, sha256: string, what: string): Promise<Uint8Array> {
+    return this.once(`${url}?sha256=${sha256}`, () => this.read(url, bytes, sha256, what));
+  }
+
+  private once<T extends string | Uint8Array>(key: string, read: () => Promise<T>): Promise<T> {
+    let pending = this.reads.get(key);
+    if (!pending) {
+      pending = read();
+      this.reads.set(key, pending);
+      // A failed read may be tried again.
+      pending.catch(() => this.reads.delete(key));
+    }
+    return pending as Promise<T>;
+  }
+
+  private async read(url: string, bytes: number | null, sha256: string, what: string): Promise<Uint8Array> {
     // A query, not a fragment: the Cache API ignores fragments when it matches.
     const key = `${url}?sha256=${sha256}`;
     if (bytes !== null) this.total += bytes;
@@ -169,7 +194,8 @@ function folderUrl(url: URL): string {
   return url.href.endsWith("/") ? url.href : `${url.href}/`;
 }
 
-async function hexSha256(data: Uint8Array): Promise<string> {
+/** The SHA-256 of `data` in hex (WebCrypto). */
+export async function hexSha256(data: Uint8Array): Promise<string> {
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", data as Uint8Array<ArrayBuffer>));
   return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
 }

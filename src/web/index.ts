@@ -12,5 +12,6 @@ export { type BatchOptions, EDIT_STAGES, type EditItem, type EditOptions, type E
 export { canvasImages } from "../platform/canvasImages.js";
 export type { WebDevice } from "../platform/onnxWeb.js";
 export type { DownloadOptions, DownloadProgress } from "../platform/webFiles.js";
+export { type DeviceChoice, type DeviceRequest, describeDevice } from "./deviceChoice.js";
 export { defaultThreads, MgieEditor, type WebLoadOptions } from "./editor.js";
 export { encodePng } from "./png.js";

@@ -8,17 +8,19 @@ import type { EditParams } from "../core/params.js";
 import { MgieError } from "../errors.js";
 import type { WebDevice } from "../platform/onnxWeb.js";
 import type { DownloadProgress } from "../platform/webFiles.js";
-import { defaultThreads, MgieEditor } from "./editor.js";
+import { type DeviceChoice, type DeviceRequest, describeDevice } from "./deviceChoice.js";
+import { MgieEditor } from "./editor.js";
 import { encodePng } from "./png.js";
 
 export type WorkerRequest =
-  | { type: "load"; model: string; wasmPaths: string; device?: WebDevice; threads?: number }
+  | { type: "load"; model: string; wasmPaths: string; device?: DeviceRequest; threads?: number }
   | { type: "edit"; id: number; image: Blob; mask: Blob | null; instruction: string; params: EditParams }
   | { type: "cancel"; id: number };
 
 export type WorkerReply =
   | { type: "download"; progress: DownloadProgress }
-  | { type: "ready"; device: WebDevice; threads: number; loadMs: number; fetchedBytes: number; totalBytes: number }
+  | { type: "measuring"; device: WebDevice }
+  | { type: "ready"; choice: DeviceChoice; summary: string; loadMs: number; fetchedBytes: number; totalBytes: number }
   | { type: "progress"; id: number; stage: string; step?: number; steps?: number }
   | {
       type: "done";
@@ -43,20 +45,26 @@ function fail(err: unknown, id?: number): void {
 
 async function load(request: Extract<WorkerRequest, { type: "load" }>): Promise<void> {
   const started = performance.now();
-  const threads = request.threads ?? defaultThreads();
-  const device = request.device ?? "wasm";
   let last = { loaded: 0, total: 0, fetched: 0, file: "" };
   editor = MgieEditor.load(request.model, {
     wasmPaths: request.wasmPaths,
-    device,
-    threads,
+    device: request.device,
+    threads: request.threads,
     onProgress: (progress) => {
       last = progress;
       scope.postMessage({ type: "download", progress });
     },
+    onMeasure: (device) => scope.postMessage({ type: "measuring", device }),
   });
-  await editor;
-  scope.postMessage({ type: "ready", device, threads, loadMs: performance.now() - started, fetchedBytes: last.fetched, totalBytes: last.total });
+  const { device } = await editor;
+  scope.postMessage({
+    type: "ready",
+    choice: device,
+    summary: describeDevice(device),
+    loadMs: performance.now() - started,
+    fetchedBytes: last.fetched,
+    totalBytes: last.total,
+  });
 }
 
 async function edit(request: Extract<WorkerRequest, { type: "edit" }>): Promise<void> {

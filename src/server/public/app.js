@@ -362,16 +362,20 @@ async function loadDevice() {
   device ??= new DeviceEditor(config);
   hint.textContent = "Loading the model into this browser…";
   try {
-    const ready = await device.load((p) => {
-      bar.hidden = false;
-      bar.value = p.total > 0 ? p.loaded / p.total : 0;
-      hint.textContent = `Downloading the model: ${megabytes(p.loaded)} of ${megabytes(p.total)} MB`;
-    });
+    const ready = await device.load(
+      (p) => {
+        bar.hidden = false;
+        bar.value = p.total > 0 ? p.loaded / p.total : 0;
+        hint.textContent = `Downloading the model: ${megabytes(p.loaded)} of ${megabytes(p.total)} MB`;
+      },
+      (measuring) => {
+        bar.hidden = true;
+        hint.textContent = `Timing ${measuring === "webgpu" ? "WebGPU" : "WebAssembly"} on this device to choose the faster (once)…`;
+      },
+    );
     bar.hidden = true;
     const source = ready.fetchedBytes === 0 ? "from this browser's cache" : `${megabytes(ready.fetchedBytes)} MB downloaded`;
-    hint.textContent =
-      `The photo stays on this device: the model runs here (${ready.device === "webgpu" ? "WebGPU" : `WebAssembly, ${ready.threads} thread${ready.threads > 1 ? "s" : ""}`}; ` +
-      `${source}, ready in ${(ready.loadMs / 1000).toFixed(1)} s).`;
+    hint.textContent = `The photo stays on this device: the model runs here on ${ready.summary}; ${source}, ready in ${(ready.loadMs / 1000).toFixed(1)} s.`;
   } catch (err) {
     bar.hidden = true;
     device = null;

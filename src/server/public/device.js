@@ -24,16 +24,17 @@ export class DeviceEditor {
   }
 
   /**
-   * Starts the worker and loads the model once; resolves with {device, threads, loadMs, fetchedBytes,
-   * totalBytes}. `onProgress({loaded, total, fetched})` follows the download.
+   * Starts the worker and loads the model once; resolves with {choice, summary, loadMs, fetchedBytes,
+   * totalBytes} (choice: where it runs and why; summary: that in words). `onProgress({loaded, total,
+   * fetched})` follows the download, `onMeasure(device)` the first visit's timing of WebGPU against WebAssembly.
    */
-  load(onProgress) {
+  load(onProgress, onMeasure) {
     if (!this.ready) {
       this.worker = new Worker(new URL("web/worker.js", location.href), { type: "module" });
       this.worker.onmessage = (e) => this.receive(e.data);
       this.worker.onerror = (e) => this.loading?.reject(new ApiError(0, "WORKER", `the on-device editor failed to start: ${e.message ?? "unknown error"}`));
       this.ready = new Promise((resolve, reject) => {
-        this.loading = { resolve, reject, onProgress };
+        this.loading = { resolve, reject, onProgress, onMeasure };
       });
       this.worker.postMessage({
         type: "load",
@@ -68,6 +69,7 @@ export class DeviceEditor {
 
   receive(m) {
     if (m.type === "download") this.loading?.onProgress?.(m.progress);
+    else if (m.type === "measuring") this.loading?.onMeasure?.(m.device);
     else if (m.type === "ready") this.loading?.resolve(m);
     else if (m.type === "failed" && m.id === undefined) this.loading?.reject(new ApiError(0, m.error.code, m.error.message));
     else {
