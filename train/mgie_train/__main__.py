@@ -14,7 +14,7 @@ from typing import Callable
 
 import torch
 
-from . import checkpoint
+from . import checkpoint, precision
 from . import config as config_mod
 from . import stages
 from .config import Config, StagePlan
@@ -212,6 +212,13 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--lr", type=float, help="override the stage's peak learning rate")
     ap.add_argument("--minutes", type=float, help="stop (resumably) after this much wall-clock time")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--precision",
+        choices=precision.CHOICES,
+        default="auto",
+        help="training steps' precision; auto: bfloat16 autocast where the CPU multiplies bfloat16 natively "
+        "(AMX, AVX-512 BF16), else float32 (see precision.py)",
+    )
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument(
         "--jobs",
@@ -230,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     a = parser().parse_args(argv)
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
+    precision.use(a.precision)
     try:
         cfg = config_mod.load(a.config, a.config_file)
         data = SynthEditData(a.data)

@@ -11,7 +11,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from . import checkpoint
+from . import checkpoint, precision
 
 
 def run(
@@ -28,20 +28,30 @@ def run(
 ) -> bool:
     """Runs steps [resumed step, total_steps). Returns True when the stage is complete."""
     start = 0
+    # The precision of each stretch of steps, [[first step, "float32" | "bfloat16"], ...], kept in the
+    # checkpoint's meta (and so in an exported manifest); checkpoints from before it was kept were float32.
+    stretches: list[list] = []
     if os.path.isfile(ckpt_path):
-        start = checkpoint.load(ckpt_path, models, optimizer)["step"]
+        header = checkpoint.load(ckpt_path, models, optimizer)
+        start = header["step"]
+        stretches = header.get("meta", {}).get("precision", [[0, "float32"]] if start > 0 else [])
         print(f"[{name}] resuming from step {start} ({ckpt_path})", flush=True)
     if start >= total_steps:
         print(f"[{name}] already complete ({start}/{total_steps} steps)", flush=True)
         return True
+    if not stretches or stretches[-1][1] != precision.name():
+        stretches.append([start, precision.name()])
+    meta = {**(meta or {}), "precision": stretches}
     deadline = time.time() + minutes * 60 if minutes else None
+    print(f"[{name}] training steps in {precision.name()}", flush=True)
     t0 = time.time()
     avg: dict[str, float] = {}
     step = start
     for step in range(start, total_steps):
         for m in models.values():
             m.train()
-        logs = step_fn(step)
+        with precision.training_step():
+            logs = step_fn(step)
         for k, v in logs.items():
             avg[k] = v if k not in avg else 0.9 * avg[k] + 0.1 * v
         done = step + 1

@@ -10,7 +10,7 @@ import unittest
 import numpy as np
 import torch
 
-from mgie_train import checkpoint, config, stages
+from mgie_train import checkpoint, config, precision, stages
 from mgie_train.diffusion import (
     Schedule,
     decode_edit,
@@ -28,6 +28,7 @@ from mgie_train.models.object_head import ObjectHead
 from mgie_train.models.region_head import RegionHead, RegionHeadExport, cell_labels
 from mgie_train.models.shared_looks_head import SharedLooksHead
 from mgie_train.models.unet import OrientationMix, UNet, orientations
+from mgie_train.models.layers import GroupNorm, LayerNorm
 from mgie_train.models.vae import VAE
 from mgie_train.tokenizer import Tokenizer
 from mgie_train.train_loop import batch_indices, run
@@ -580,6 +581,18 @@ class CheckpointTest(unittest.TestCase):
             for (k, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
                 torch.testing.assert_close(a, b, msg=k)
 
+    def test_the_checkpoint_records_the_precision_of_each_stretch_of_steps(self):
+        self.addCleanup(precision.use, precision.name())
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "p.npz")
+            precision.use("float32")
+            self._train(path, 6, stop_after=4)
+            precision.use("bfloat16")
+            self._train(path, 6)
+            with open(path, "rb") as f:
+                header = json.loads(np.load(f, allow_pickle=False)["header"].tobytes())
+            self.assertEqual(header["meta"]["precision"], [[0, "float32"], [4, "bfloat16"]])
+
     def test_refuses_foreign_truncated_and_mismatched_files(self):
         with tempfile.TemporaryDirectory() as d:
             foreign = os.path.join(d, "x.npz")
@@ -603,6 +616,31 @@ class CheckpointTest(unittest.TestCase):
                 checkpoint.load(good, {"unet": UNet(CFG.unet, 4, 32)})
             # Saved with numpy alone and read back without pickle.
             self.assertEqual(np.load(good, allow_pickle=False)["header"].dtype, np.uint8)
+
+
+class PrecisionTest(unittest.TestCase):
+    def setUp(self):
+        self.addCleanup(precision.use, precision.name())
+
+    def test_bfloat16_steps_multiply_in_bfloat16_and_normalise_in_float32(self):
+        linear, ln, gn = torch.nn.Linear(8, 8), LayerNorm(8), GroupNorm(2, 8)
+        x = torch.randn(2, 8)
+        precision.use("bfloat16")
+        with precision.training_step():
+            h = linear(x)
+            self.assertEqual(h.dtype, torch.bfloat16)
+            self.assertEqual(ln(h).dtype, torch.float32)
+            self.assertEqual(gn(h[:, :, None, None]).dtype, torch.float32)
+        precision.use("float32")
+        with precision.training_step():
+            self.assertEqual(linear(x).dtype, torch.float32)
+        with self.assertRaisesRegex(ValueError, "precision must be one of"):
+            precision.use("float16")
+
+    def test_auto_is_bfloat16_only_where_the_cpu_multiplies_it_natively(self):
+        expected = "bfloat16" if precision.native_bfloat16() else "float32"
+        precision.use("auto")
+        self.assertEqual(precision.name(), expected)
 
 
 class CommittedCheckpointsTest(unittest.TestCase):

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from ..config import EditHeadConfig, TextEncoderConfig
-from .layers import POSITION_FEATURES, Block, grid_features
+from .layers import POSITION_FEATURES, Block, LayerNorm, grid_features
 
 
 class QueryDecoder(nn.Module):
@@ -17,7 +17,7 @@ class QueryDecoder(nn.Module):
         super().__init__()
         self.queries = nn.Parameter(torch.randn(1, queries, dim) * 0.02)
         self.blocks = nn.ModuleList(Block(dim, heads, context_dim=dim) for _ in range(layers))
-        self.norm = nn.LayerNorm(dim)
+        self.norm = LayerNorm(dim)
         self.out = nn.Linear(dim, context_dim)
 
     def forward(
@@ -48,7 +48,7 @@ class EditHead(nn.Module):
         self.length = cfg.queries + grid * grid  # rows of U: the learned queries, then one per image cell
         self.inp = nn.Linear(llm_dim, cfg.dim)
         self.encoder = nn.ModuleList(Block(cfg.dim, cfg.heads) for _ in range(cfg.encoder_layers))
-        self.enc_norm = nn.LayerNorm(cfg.dim)
+        self.enc_norm = LayerNorm(cfg.dim)
         self.decoder = QueryDecoder(cfg.dim, cfg.heads, cfg.decoder_layers, cfg.queries, cfg.context_dim)
         if grid:
             self.cell_in = nn.Linear(llm_dim, cfg.dim)
@@ -85,10 +85,10 @@ class TextEncoder(nn.Module):
     def __init__(self, cfg: TextEncoderConfig, instruction_dim: int, queries: int, context_dim: int):
         super().__init__()
         self.cfg = cfg
-        self.embed = nn.Sequential(nn.LayerNorm(instruction_dim), nn.Linear(instruction_dim, cfg.dim))
+        self.embed = nn.Sequential(LayerNorm(instruction_dim), nn.Linear(instruction_dim, cfg.dim))
         self.pos = nn.Parameter(torch.randn(1, cfg.max_len, cfg.dim) * 0.02)
         self.encoder = nn.ModuleList(Block(cfg.dim, cfg.heads) for _ in range(cfg.layers))
-        self.enc_norm = nn.LayerNorm(cfg.dim)
+        self.enc_norm = LayerNorm(cfg.dim)
         self.decoder = QueryDecoder(cfg.dim, cfg.heads, cfg.layers, queries, context_dim)
 
     def forward(self, states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -12,6 +12,21 @@ from torch import nn
 from torch.nn import functional as F
 
 
+class LayerNorm(nn.LayerNorm):
+    """nn.LayerNorm computed in float32: under bfloat16 autocast (precision.py) its input may be bfloat16
+    while its weights stay float32, which PyTorch 1.13's CPU kernel refuses. No cast in float32 (export)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x if x.dtype == torch.float32 else x.float())
+
+
+class GroupNorm(nn.GroupNorm):
+    """nn.GroupNorm computed in float32, for the same reason as LayerNorm."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x if x.dtype == torch.float32 else x.float())
+
+
 class Attention(nn.Module):
     def __init__(self, dim: int, heads: int, context_dim: int | None = None):
         super().__init__()
@@ -57,13 +72,13 @@ class Block(nn.Module):
 
     def __init__(self, dim: int, heads: int, context_dim: int | None = None):
         super().__init__()
-        self.norm1 = nn.LayerNorm(dim)
+        self.norm1 = LayerNorm(dim)
         self.attn = Attention(dim, heads)
         self.cross = context_dim is not None
         if self.cross:
-            self.norm_c = nn.LayerNorm(dim)
+            self.norm_c = LayerNorm(dim)
             self.cross_attn = Attention(dim, heads, context_dim)
-        self.norm2 = nn.LayerNorm(dim)
+        self.norm2 = LayerNorm(dim)
         self.mlp = MLP(dim)
 
     def forward(

@@ -15,7 +15,7 @@ from torch.nn import functional as F
 
 from ..config import MLLMConfig
 from ..tokenizer import PROMPT, Tokenizer
-from .layers import Block, causal_mask
+from .layers import Block, GroupNorm, LayerNorm, causal_mask
 
 
 class VisionEncoder(nn.Module):
@@ -42,17 +42,17 @@ class VisionEncoder(nn.Module):
             w = cfg.vision_dim >> (stages - 1 - i)
             layers += [
                 nn.Conv2d(c, w, 3, stride=2, padding=1),
-                nn.GroupNorm(8, w),
+                GroupNorm(8, w),
                 nn.SiLU(),
                 nn.Conv2d(w, w, 3, padding=1),
-                nn.GroupNorm(8, w),
+                GroupNorm(8, w),
                 nn.SiLU(),
             ]
             c = w
         self.stem = nn.Sequential(*layers)
         self.pos = nn.Parameter(torch.randn(1, self.grid * self.grid, cfg.vision_dim) * 0.02)
         self.blocks = nn.ModuleList(Block(cfg.vision_dim, cfg.heads) for _ in range(cfg.vision_layers))
-        self.norm = nn.LayerNorm(cfg.vision_dim)
+        self.norm = LayerNorm(cfg.vision_dim)
 
     @property
     def num_tokens(self) -> int:
@@ -81,7 +81,7 @@ class InstructionProjector(nn.Module):
 
     def __init__(self, instruction_dim: int, dim: int):
         super().__init__()
-        self.norm = nn.LayerNorm(instruction_dim)
+        self.norm = LayerNorm(instruction_dim)
         self.proj = nn.Linear(instruction_dim, dim)
 
     def forward(self, states: torch.Tensor) -> torch.Tensor:
@@ -100,7 +100,7 @@ class MLLM(nn.Module):
         self.embed = nn.Embedding(self.vocab, cfg.dim)
         self.pos = nn.Parameter(torch.randn(cfg.max_len, cfg.dim) * 0.02)
         self.blocks = nn.ModuleList(Block(cfg.dim, cfg.heads) for _ in range(cfg.layers))
-        self.norm = nn.LayerNorm(cfg.dim)
+        self.norm = LayerNorm(cfg.dim)
         self.head = nn.Linear(cfg.dim, self.vocab, bias=False)
         nn.init.normal_(self.embed.weight, std=0.02)
 

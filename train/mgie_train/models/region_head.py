@@ -14,7 +14,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..config import RegionHeadConfig
-from .layers import Block
+from .layers import Block, LayerNorm
 
 
 class RegionHead(nn.Module):
@@ -26,7 +26,7 @@ class RegionHead(nn.Module):
         self.inp = nn.Linear(context_dim, cfg.dim)
         # Self-attention across cells: a move's destination is decided by where the object is now.
         self.blocks = nn.ModuleList(Block(cfg.dim, cfg.heads) for _ in range(cfg.layers))
-        self.norm = nn.LayerNorm(cfg.dim)
+        self.norm = LayerNorm(cfg.dim)
         self.out = nn.Linear(cfg.dim, 1)
 
     def logits(self, u: torch.Tensor) -> torch.Tensor:

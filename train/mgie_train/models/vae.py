@@ -6,10 +6,11 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..config import VAEConfig
+from .layers import GroupNorm
 
 
-def norm(ch: int) -> nn.GroupNorm:
-    return nn.GroupNorm(min(8, ch), ch)
+def norm(ch: int) -> GroupNorm:
+    return GroupNorm(min(8, ch), ch)
 
 
 class ResBlock(nn.Module):
