@@ -58,7 +58,7 @@ export function toUint8(img: RgbImage): Uint8Array {
   for (let i = 0; i < src.length; i++) {
     // Math.round(clamp01(v) * 255), exactly (v * 255 + 0.5 is exact in doubles; a Uint8Array store truncates), 2x faster.
     const x = src[i] * 255 + 0.5;
-    out[i] = x <= 0 ? 0 : x >= 255 ? 255 : x;
+    out[i] = x <= 0 ? 0 : Math.min(x, 255);
   }
   return out;
 }
