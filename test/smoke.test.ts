@@ -325,7 +325,12 @@ describe("MgieEditor", () => {
     };
     await bad(editor.edit(image, "   "), InvalidArgumentError, /instruction is empty/);
     await bad(editor.edit(image, "x".repeat(10_000)), InvalidArgumentError, /at most 1000/);
-    await bad(editor.edit(image, "make it brighter ".repeat(50)), InvalidArgumentError, /shorten it/);
+    await bad(editor.edit(image, "make it brighter ".repeat(50)), InvalidArgumentError, /word pieces this model reads: shorten it/);
+    // The MLLM reads MiniLM's word pieces: a misspelt instruction is many BPE tokens but few word pieces.
+    const misspelt = "could you plese mkae the lil purpel star-shaped thingy in the bottom-rite corner a bit more yelowish";
+    const m = editor.manifest.mllm!;
+    expect(editor.tokenizer.promptIds(misspelt).length).toBeGreaterThan(m.max_len - m.num_prefix - m.max_new_tokens - m.num_img_tokens);
+    expect((await editor.edit(image, misspelt, { steps: 1 })).expressiveInstruction).not.toBe("");
     await bad(editor.edit(image, "ok", { steps: 0 }), InvalidArgumentError, /steps/);
     await bad(editor.edit(image, "ok", { steps: 10_000 }), InvalidArgumentError, /steps/);
     await bad(editor.edit(image, "ok", { cfgText: Number.NaN }), InvalidArgumentError, /cfgText/);

@@ -58,9 +58,13 @@ export class Mllm {
   /** The prompt as embeddings: the prompt's tokens, the instruction (MiniLM's states projected, or BPE tokens), SEP. */
   private async promptEmbeds(instruction: string): Promise<Float32Array> {
     if (!this.instruction) return this.embed(this.checkPrompt(instruction));
-    this.checkPrompt(instruction);
     const { encoder, projection } = this.instruction;
     const read = await encoder.encode([instruction.trim()]);
+    // The model reads MiniLM's word pieces, not BPE tokens: their count is the limit (a misspelt instruction is
+    // many BPE tokens but few word pieces). Cut short, it would be some other instruction.
+    if (read.truncated[0]) {
+      throw new InvalidArgumentError(`the instruction is longer than the ${encoder.maxTokens} word pieces this model reads: shorten it`, "instruction");
+    }
     const t = read.tokens[0];
     const states = read.states.subarray(0, t * read.dim);
     const projected = (await projection.run({ states: f32(states, [1, t, read.dim]) })).embeds.data;

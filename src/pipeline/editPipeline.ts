@@ -189,11 +189,11 @@ export class EditPipeline {
    */
   checkInstruction(instruction: string): void {
     const text = checkInstruction(instruction);
-    this.mllm?.checkPrompt(text);
-    if (!this.mllm && this.encoder) this.statesLimit(text);
+    if (this.encoder) this.statesLimit(text);
+    else this.mllm?.checkPrompt(text);
   }
 
-  /** The word pieces InsPix2Pix reads of an instruction, refused above the model's limit. */
+  /** The word pieces the model reads of an instruction (through MiniLM), refused above the model's limit. */
   private statesLimit(instruction: string): void {
     const max = this.manifest.instruction_encoder!.max_tokens;
     const pieces = this.encoder!.tokenizer.encode(instruction.trim(), Number.MAX_SAFE_INTEGER).ids.length;
