@@ -666,9 +666,8 @@ class CommittedCheckpointsTest(unittest.TestCase):
             if name in modules and os.path.isfile(path):
                 checkpoint.load(path, modules[name], restore_rng=False)
                 found.append(name)
-        # The shipped editors' weights live in models/ as ONNX; the rest of the chain is committed, but for
-        # mllm-ins, being retrained on the new language side (issue 27): committed again with the models.
-        self.assertLessEqual({"vae", "vision", "mllm-see", "lm-ins"}, set(found))
+        # The shipped editors' weights live in models/ as ONNX; the rest of the chain is committed.
+        self.assertLessEqual({"vae", "vision", "mllm-see", "mllm-ins", "lm-ins", "editor-mgie-ft", "editor-mgie-fz"}, set(found))
 
 
 if __name__ == "__main__":
