@@ -38,7 +38,7 @@ export interface ChoiceOptions {
 }
 
 /** The probe: one edit of a built-in picture at the model's resolution, timed on each device after a first run. */
-const PROBE_INSTRUCTION = "make it look like autumn";
+const PROBE_INSTRUCTION = "make it look like night";
 const PROBE_SEED = 1;
 /**
  * How far WebGPU's probe edit may be from WebAssembly's (mean, of 255) before WebGPU is taken for broken:
