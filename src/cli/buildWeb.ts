@@ -3,11 +3,10 @@ import { dirname, join } from "node:path";
 import { Command } from "commander";
 import { MAX_INSTRUCTION_CHARS } from "../core/params.js";
 import { MgieError } from "../errors.js";
-import { modelDefaults } from "../models/modelDir.js";
 import { DEFAULT_MODEL_DIR } from "../platform/node.js";
 import { loadModelDir } from "../platform/nodeFiles.js";
 import { deviceConfig, deviceFiles } from "../server/deviceFiles.js";
-import { parameterViews } from "../server/schemas.js";
+import { modelView } from "../server/schemas.js";
 import { CONTENT_SECURITY_POLICY, ISOLATION_HEADERS, PUBLIC_DIR } from "../server/staticFiles.js";
 
 /**
@@ -22,15 +21,7 @@ export async function buildWeb(modelDir: string, out: string, force: boolean): P
   const m = (await loadModelDir(modelDir)).manifest;
   const copies = [...(await readdir(PUBLIC_DIR)).map((name) => ({ url: name, path: join(PUBLIC_DIR, name) })), ...(await deviceFiles(modelDir))];
   const models = {
-    models: [
-      {
-        name: m.name,
-        variant: m.variant,
-        resolution: m.resolution,
-        regionHead: m.components.region_head !== undefined,
-        parameters: parameterViews(modelDefaults(m)),
-      },
-    ],
+    models: [modelView(m)],
     limits: { maxInstructionChars: MAX_INSTRUCTION_CHARS },
   };
   const headers = ["/*", ...Object.entries({ ...ISOLATION_HEADERS, "content-security-policy": CONTENT_SECURITY_POLICY }).map(([k, v]) => `  ${k}: ${v}`)];

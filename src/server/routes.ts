@@ -1,6 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { MAX_INSTRUCTION_CHARS } from "../core/params.js";
-import { modelDefaults } from "../models/modelDir.js";
 import type { ByteBudget, Slots } from "./admission.js";
 import { checkImage, type Editor, type ImageLimits, jobView, resolveParams } from "./editJobs.js";
 import { readEditSubmission } from "./editSubmission.js";
@@ -9,7 +8,7 @@ import { streamJobEvents } from "./jobEvents.js";
 import { EXPIRED, isFinished, type JobRecord, type JobStore } from "./jobStore.js";
 import type { ServerMetrics } from "./metrics.js";
 import { openApiDocument } from "./openapi.js";
-import { type Health, type ModelsResponse, parameterViews, type Readiness } from "./schemas.js";
+import { type Health, type ModelsResponse, modelView, type Readiness } from "./schemas.js";
 
 export interface ApiContext {
   editor: Editor;
@@ -170,17 +169,8 @@ export function registerApiRoutes(app: FastifyInstance, ctx: ApiContext): { stop
   });
 
   app.get("/v1/models", async (): Promise<ModelsResponse> => {
-    const m = editor.manifest;
     return {
-      models: [
-        {
-          name: m.name,
-          variant: m.variant,
-          resolution: m.resolution,
-          regionHead: m.components.region_head !== undefined,
-          parameters: parameterViews(modelDefaults(m)),
-        },
-      ],
+      models: [modelView(editor.manifest)],
       limits: { ...ctx.limits, maxInstructionChars: MAX_INSTRUCTION_CHARS },
     };
   });

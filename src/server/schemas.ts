@@ -10,6 +10,7 @@ import {
   paramsSchema,
   resolveEditParams,
 } from "../core/params.js";
+import { type Manifest, modelDefaults } from "../models/modelDir.js";
 import { EDIT_STAGES } from "../pipeline/editor.js";
 
 /** The parameters of one edit, as JSON fields or multipart form fields (those EDIT_PARAMETERS offers to "serve"). */
@@ -122,6 +123,17 @@ export function parameterViews(model: ModelDefaults): ParameterView[] {
     const value = defaults[name as keyof typeof defaults] as number;
     return { ...base, type: spec.type, min: spec.min, max: maxOf(spec, "serve"), default: value, ...(spec.slider ? { slider: spec.slider } : {}) };
   });
+}
+
+/** What GET /v1/models says of a model (the server's answer, and the static build's file v1/models). */
+export function modelView(m: Manifest): ModelsResponse["models"][number] {
+  return {
+    name: m.name,
+    variant: m.variant,
+    resolution: m.resolution,
+    regionHead: m.components.region_head !== undefined,
+    parameters: parameterViews(modelDefaults(m)),
+  };
 }
 
 export const HealthSchema = z.object({
