@@ -47,7 +47,7 @@ const CHROMIUM_ARGS = [
 /**
  * How far the device's pixels may be from Node's (of 255). The model's 64x64 view of the photo is resampled by
  * src/image/resample.ts in the browser, by libvips in Node: up to 2 levels apart, which the model's edit can
- * carry further (measured, docs/WEB.md: the shipped model 3/255 at most, mean 0.09; the tiny test model 6, mean 0.3).
+ * carry further (measured, docs/WEB.md: the shipped model 2/255 at most, mean 0.11; the tiny test model 6, mean 0.3).
  */
 const TOLERANCE = { max: 8, mean: 0.5 };
 /**
