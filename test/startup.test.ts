@@ -5,7 +5,10 @@ import { basename, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import * as ort from "onnxruntime-node";
+import sharp from "sharp";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+// From dist/: it runs the built CLI beside it.
+import { timeColdEdits } from "../dist/bench/photoSizes.js";
 import { createSession, optimizedModelCacheDir } from "../src/platform/onnxNode.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -163,5 +166,18 @@ describe("the cache of optimised ONNX models", () => {
     const session = await createSession(bytes, 1);
     process.env.MGIE_CACHE_DIR = "off";
     expect((await unetOutput(session)).equals(await unetOutput(await createSession(bytes, 1)))).toBe(true);
+  });
+});
+
+describe("mgie bench's cold one-shot edit", () => {
+  it("times each new-process edit to its own output, so none is refused as an existing file", async () => {
+    const photo = join(dir, "cold.png");
+    await sharp({ create: { width: 40, height: 30, channels: 3, background: { r: 200, g: 120, b: 40 } } })
+      .png()
+      .toFile(photo);
+    const t = await timeColdEdits(TINY, photo, dir, 2);
+    expect(t.edit).toBeGreaterThan(0);
+    expect(t.wall).toBeGreaterThan(t.edit);
+    expect((await readdir(dir)).filter((f) => f.startsWith("cold-")).sort()).toEqual(["cold-0.jpg", "cold-1.jpg"]);
   });
 });

@@ -25,6 +25,21 @@ interface SizeRun {
 }
 
 /**
+ * `mgie edit` of `photo` in a new process, `repeats` times, each to a new output file (as a one-shot edit
+ * writes one): the median wall time and the median edit time the command reports (decode to result), in s.
+ */
+export async function timeColdEdits(model: string, photo: string, dir: string, repeats: number): Promise<{ wall: number; edit: number }> {
+  const cold: { wall: number; edit: number }[] = [];
+  for (let r = 0; r < repeats; r++) {
+    const t0 = performance.now();
+    const { stdout } = await run(process.execPath, [CLI, "edit", photo, INSTRUCTION, "-o", join(dir, `cold-${r}.jpg`), "--model", model, "--json"]);
+    const wall = (performance.now() - t0) / 1000;
+    cold.push({ wall, edit: (JSON.parse(stdout.trim().split("\n").pop()!) as { timingsMs: { total: number } }).timingsMs.total / 1000 });
+  }
+  return { wall: median(cold.map((c) => c.wall)), edit: median(cold.map((c) => c.edit)) };
+}
+
+/**
  * End to end at each photo size, in a fresh process per size (so that its peak memory is its own):
  * decode the JPEG, edit at full size, write the JPEG; after one warm-up edit of a small photo, as a
  * server or a batch runs. Then a cold one-shot `mgie edit` of a small photo, split into start-up
@@ -60,15 +75,7 @@ export async function benchPhotoSizes(model: string, source: string, repeats: nu
       );
     }
     log("timing cold one-shot edits...");
-    const cold: { wall: number; edit: number }[] = [];
-    for (let r = 0; r < repeats; r++) {
-      const t0 = performance.now();
-      const { stdout } = await run(process.execPath, [CLI, "edit", small, INSTRUCTION, "-o", join(dir, "cold.jpg"), "--model", model, "--json"]);
-      const wall = (performance.now() - t0) / 1000;
-      cold.push({ wall, edit: (JSON.parse(stdout.trim().split("\n").pop()!) as { timingsMs: { total: number } }).timingsMs.total / 1000 });
-    }
-    const wall = median(cold.map((c) => c.wall));
-    const edit = median(cold.map((c) => c.edit));
+    const { wall, edit } = await timeColdEdits(model, small, dir, repeats);
     out.push(
       "",
       "## A cold one-shot `mgie edit`",
