@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import sharp from "sharp";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { CHROMIUM, CHROMIUM_ARGS } from "./helpers/chromium.js";
 
 /**
  * The web page end to end, as a person uses it: `mgie serve` (the built CLI) with the tiny model,
@@ -19,20 +20,9 @@ const CLI = fileURLToPath(new URL("../dist/cli/main.js", import.meta.url));
 const MODEL = process.env.MGIE_TEST_MODEL ?? fileURLToPath(new URL("./fixtures/tiny-model", import.meta.url));
 const PHOTO = fileURLToPath(new URL("../assets/photos/python3-sklearn/flower.jpg", import.meta.url));
 const SCREENSHOT = process.env.MGIE_WRITE_DOCS === "1" ? fileURLToPath(new URL("../docs/web-page.png", import.meta.url)) : join(tmpdir(), "mgie-web-page.png");
-const CHROMIUM = "/usr/bin/chromium";
 const RES = (JSON.parse(readFileSync(join(MODEL, "manifest.json"), "utf8")) as { resolution: number }).resolution;
 /** Generous: the machine may be busy with other work. */
 const POLL = { timeout: 10_000 };
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--disable-quic",
-];
 
 interface Served {
   url: string;

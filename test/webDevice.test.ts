@@ -14,6 +14,7 @@ import type { EditParams } from "../src/core/params.js";
 import { MgieEditor } from "../src/pipeline/editor.js";
 import { contentType } from "../src/server/deviceFiles.js";
 import type { DeviceChoice } from "../src/web/deviceChoice.js";
+import { CHROMIUM, CHROMIUM_ARGS } from "./helpers/chromium.js";
 
 /**
  * Editing on the device, in Debian's headless Chromium: `mgie build-web` writes the page, its worker,
@@ -34,16 +35,6 @@ const MODEL = process.env.MGIE_TEST_MODEL ?? join(ROOT, "test/fixtures/tiny-mode
 const PHOTO = join(ROOT, "assets/photos/python3-sklearn/flower.jpg");
 const INSTRUCTION = "make it look like night";
 const SEED = 7;
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 /**
  * How far the device's pixels may be from Node's (of 255). The model's 64x64 view of the photo is resampled by
  * src/image/resample.ts in the browser, by libvips in Node: up to 2 levels apart, which the model's edit can

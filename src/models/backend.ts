@@ -26,6 +26,34 @@ export interface OnnxBackend {
   createSession(bytes: Uint8Array, name: string): Promise<OnnxSession>;
 }
 
+/** The part of a runtime's session (onnxruntime-node's or -web's: the same shape, different module types) that `adaptSession` uses. */
+interface RuntimeSession<T, O> {
+  run(feeds: Record<string, T>): Promise<Record<string, O>>;
+  release(): Promise<void>;
+}
+
+/**
+ * A runtime's session as an OnnxSession: each input made a runtime tensor by `toTensor`, each output read
+ * to float32 by `read` (which may copy it off a GPU, or dispose the runtime's native tensor).
+ */
+export function adaptSession<T, O extends { dims: readonly number[] }>(
+  session: RuntimeSession<T, O>,
+  toTensor: (t: TensorInput) => T,
+  read: (o: O) => Float32Array | Promise<Float32Array>,
+): OnnxSession {
+  return {
+    async run(feeds) {
+      const tensors: Record<string, T> = {};
+      for (const [k, t] of Object.entries(feeds)) tensors[k] = toTensor(t);
+      const out = await session.run(tensors);
+      const res: Record<string, TensorOutput> = {};
+      for (const [k, t] of Object.entries(out)) res[k] = { data: await read(t), dims: [...t.dims] };
+      return res;
+    },
+    release: () => session.release(),
+  };
+}
+
 export function f32(data: Float32Array, dims: readonly number[]): TensorInput {
   return { type: "float32", data, dims };
 }

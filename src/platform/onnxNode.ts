@@ -3,7 +3,7 @@ import { mkdir, readdir, readFile, rename, rm, stat, utimes } from "node:fs/prom
 import { availableParallelism, cpus, homedir } from "node:os";
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
-import type { OnnxBackend, OnnxSession, TensorInput, TensorOutput } from "../models/backend.js";
+import { adaptSession, type OnnxBackend, type OnnxSession } from "../models/backend.js";
 import { checkedSha256 } from "./nodeFiles.js";
 
 type SessionOptions = ort.InferenceSession.SessionOptions;
@@ -149,27 +149,17 @@ function sha256(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
 }
 
-/** A tensor of ours as onnxruntime-node's. */
-function toOrt(t: TensorInput): ort.Tensor {
-  return new ort.Tensor(t.type, t.data, t.dims);
-}
-
-/** A session run on the float32 data of its outputs (the outputs' native tensors are disposed). */
+/** A session run on the float32 data of its outputs (the outputs' native tensors are disposed once read). */
 function wrap(session: ort.InferenceSession): OnnxSession {
-  return {
-    async run(feeds) {
-      const tensors: Record<string, ort.Tensor> = {};
-      for (const [k, t] of Object.entries(feeds)) tensors[k] = toOrt(t);
-      const out = await session.run(tensors);
-      const res: Record<string, TensorOutput> = {};
-      for (const [k, t] of Object.entries(out)) {
-        res[k] = { data: t.data as Float32Array, dims: [...t.dims] };
-        t.dispose?.();
-      }
-      return res;
+  return adaptSession(
+    session,
+    (t) => new ort.Tensor(t.type, t.data, t.dims),
+    (t: ort.Tensor) => {
+      const data = t.data as Float32Array;
+      t.dispose?.();
+      return data;
     },
-    release: () => session.release(),
-  };
+  );
 }
 
 /** The editing core's ONNX backend in Node: sessions on onnxruntime-node with `threads` intra-op threads (default: one per core). */

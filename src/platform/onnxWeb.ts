@@ -1,5 +1,5 @@
 import type * as ort from "onnxruntime-web";
-import type { OnnxBackend, OnnxSession, TensorInput, TensorOutput } from "../models/backend.js";
+import { adaptSession, type OnnxBackend, type OnnxSession } from "../models/backend.js";
 
 /** Where sessions run in the browser: WebAssembly on the CPU (SIMD; threads when the page is cross-origin isolated), or the GPU. */
 export type WebDevice = "wasm" | "webgpu";
@@ -24,21 +24,13 @@ export async function webOnnx(options: WebOnnxOptions): Promise<OnnxBackend> {
   runtime.env.wasm.numThreads = options.threads;
   // The editor already runs in a worker of its own: no second proxy worker.
   runtime.env.wasm.proxy = false;
-  const toOrt = (t: TensorInput) => new runtime.Tensor(t.type, t.data, t.dims);
-  const wrap = (session: ort.InferenceSession): OnnxSession => ({
-    async run(feeds) {
-      const tensors: Record<string, ort.Tensor> = {};
-      for (const [k, t] of Object.entries(feeds)) tensors[k] = toOrt(t);
-      const out = await session.run(tensors);
-      const res: Record<string, TensorOutput> = {};
-      for (const [k, t] of Object.entries(out)) {
-        // getData copies a GPU tensor to the CPU; for WebAssembly it is the data itself.
-        res[k] = { data: (await t.getData(true)) as Float32Array, dims: [...t.dims] };
-      }
-      return res;
-    },
-    release: () => session.release(),
-  });
+  // getData copies a GPU tensor to the CPU; for WebAssembly it is the data itself.
+  const wrap = (session: ort.InferenceSession): OnnxSession =>
+    adaptSession(
+      session,
+      (t) => new runtime.Tensor(t.type, t.data, t.dims),
+      async (t: ort.Tensor) => (await t.getData(true)) as Float32Array,
+    );
   const create = async (bytes: Uint8Array) =>
     wrap(await runtime.InferenceSession.create(bytes, { executionProviders: [options.device], graphOptimizationLevel: "all", logSeverityLevel: 3 }));
   // The WebGPU EP refuses a session while another is being created ("another WebGPU EP inference session is
