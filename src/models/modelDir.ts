@@ -56,6 +56,11 @@ export const ManifestSchema = z.object({
     residual: z.boolean().default(false),
     /** The change is added to the input as the orientation head turns it (the UNet is left only the colour part). */
     oriented_residual: z.boolean().default(false),
+    /**
+     * What the change is added to when turned: the input's latent turned ("turned-latent", the models
+     * before), or the latent of the turned input image ("encoded": a flip is then a change of zero).
+     */
+    oriented_base: z.enum(["turned-latent", "encoded"]).default("turned-latent"),
     /** Decode the change: output = input + D(z_edited) - D(z_input), so the VAE's error cancels where nothing changes. */
     residual_decode: z.boolean().default(false),
     // The model's defaults of the edit parameters (EDIT_PARAMETERS says what each means and its range).

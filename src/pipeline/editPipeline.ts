@@ -271,8 +271,14 @@ export class EditPipeline {
     // A model with the oriented residual adds its change to the input turned as its orientation head chose.
     const ks = Array.from({ length: b }, (_, i) => chosen(i));
     const oriented = m.diffusion.oriented_residual && orientations !== null;
-    const zBase = oriented ? orientPlanes(zImg, m.latent.channels, m.latent.resolution, ks) : zImg;
     const pixBase = oriented ? orientPlanes(batchPixels, 3, res, ks) : batchPixels;
+    const zBase = !oriented
+      ? zImg
+      : m.diffusion.oriented_base === "encoded"
+        ? await timed("vae-encode", () =>
+            latentsOfTurned(zImg, pixBase, ks, async (pixels, n) => (await this.s.vae_encoder.run({ image: f32(pixels, [n, 3, res, res]) })).latent.data),
+          )
+        : orientPlanes(zImg, m.latent.channels, m.latent.resolution, ks);
 
     const d = m.diffusion;
     const sched = createScheduler(o.scheduler, { trainSteps: d.train_steps, betaStart: d.beta_start, betaEnd: d.beta_end }, o.steps);
@@ -483,4 +489,28 @@ export class EditPipeline {
     for (let k = 0; k < n; k++) out[k] = Math.min(1, Math.max(-1, input[k] + both[k] - both[n + k]));
     return out;
   }
+}
+
+/**
+ * The latents a model with `oriented_base: "encoded"` adds its change to: `zImg` (the input's latents),
+ * with each row that orientation `ks` turns replaced by the encoding of its turned pixels (`turned`,
+ * [b,3,res,res]), which `encode` makes for n images at once. Rows left as they are keep their latent bit
+ * for bit, and no encoder runs when nothing is turned.
+ */
+export async function latentsOfTurned(
+  zImg: Float32Array,
+  turned: Float32Array,
+  ks: readonly number[],
+  encode: (pixels: Float32Array, n: number) => Promise<Float32Array>,
+): Promise<Float32Array> {
+  const rows = ks.flatMap((k, i) => (k !== 0 ? [i] : []));
+  if (rows.length === 0) return zImg;
+  const pix = turned.length / ks.length;
+  const per = zImg.length / ks.length;
+  const input = new Float32Array(rows.length * pix);
+  for (const [j, i] of rows.entries()) input.set(turned.subarray(i * pix, (i + 1) * pix), j * pix);
+  const encoded = await encode(input, rows.length);
+  const out = zImg.slice();
+  for (const [j, i] of rows.entries()) out.set(encoded.subarray(j * per, (j + 1) * per), i * per);
+  return out;
 }

@@ -464,6 +464,7 @@ def diffusion_block(cfg: Config, region_head: bool) -> dict:
         "prediction": d.prediction,
         "residual": d.residual,
         "oriented_residual": d.oriented_residual and cfg.unet.orientations,
+        "oriented_base": d.oriented_base,
         **dataclasses.asdict(inference),
     }
 

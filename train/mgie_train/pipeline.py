@@ -69,7 +69,16 @@ class ReferenceEditor:
         if not (self.cfg.diffusion.oriented_residual and unet.orientation is not None):
             return z_img, images
         choice = unet.orientation_logits(u).argmax(dim=1)
-        return reorient(z_img, choice), reorient(images, choice)
+        turned = reorient(images, choice)
+        if self.cfg.diffusion.oriented_base != "encoded":
+            return reorient(z_img, choice), turned
+        # The encoded turned input, for the rows the head turns (DiffusionConfig.oriented_base); the
+        # other rows keep the input's latent as it is, as the TypeScript pipeline does.
+        z = z_img.clone()
+        rows = torch.nonzero(choice != 0).flatten()
+        if len(rows):
+            z[rows] = self.vae.encoder(turned[rows])[0] * self.scale
+        return z, turned
 
     @torch.no_grad()
     def edit(

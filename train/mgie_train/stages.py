@@ -24,7 +24,7 @@ import torch
 from torch.nn import functional as F
 
 from . import checkpoint
-from .config import Config
+from .config import Config, DiffusionConfig
 from .data import DESCRIBE_PROMPT, SIZES, SynthEditData, describe, object_grid, orientation_labels, shared_looks_grid
 from .diffusion import Schedule, drop_conditions
 from .models.edit_head import EditHead, TextEncoder
@@ -477,6 +477,18 @@ def null_condition(mllm: MLLM, head: EditHead) -> torch.Tensor:
     return head(torch.zeros(1, n, d), mllm.img_embeddings(), cells)
 
 
+def oriented_base(d: DiffusionConfig, z_in: torch.Tensor, z_tgt: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """The latent a training example's change is taken from with the oriented residual (see
+    DiffusionConfig.oriented_base): the input latent turned as SynthEdit's orientation `labels` say, or,
+    with "encoded", the latent of the turned input image, which for a flip or a rotation (label not 0)
+    is the target's own latent: SynthEdit's geometric edits turn the input and change nothing else."""
+    if d.oriented_base == "turned-latent":
+        return reorient(z_in, labels)
+    if d.oriented_base == "encoded":
+        return torch.where((labels != 0)[:, None, None, None], z_tgt, z_in)
+    raise ValueError(f"diffusion.oriented_base {d.oriented_base!r}: use 'turned-latent' or 'encoded'")
+
+
 def train_editor(
     cfg: Config,
     data: SynthEditData,
@@ -528,7 +540,7 @@ def train_editor(
             labels = orientation_labels([data.rows[j] for j in idx])
             l_orient = F.cross_entropy(unet.orientation_logits(u), labels)
             if cfg.diffusion.oriented_residual:
-                base = reorient(z_in, labels)
+                base = oriented_base(cfg.diffusion, z_in, z_tgt, labels)
         keep_text, keep_image = drop_conditions(len(idx), cfg.diffusion, g)
         u = torch.where(keep_text[:, None, None], u, null.expand_as(u))
         x0 = sched.diffused(z_tgt, base)

@@ -362,6 +362,20 @@ class DiffusionTest(unittest.TestCase):
         b1 = (math.sqrt(b0) + (math.sqrt(CFG.diffusion.beta_end) - math.sqrt(b0)) / 999) ** 2
         self.assertAlmostEqual(float(s.alphas_cumprod[1]), (1 - b0) * (1 - b1), places=12)
 
+    def test_oriented_base_takes_the_change_from_the_turned_input(self):
+        z_in, z_tgt = torch.randn(3, 4, 8, 8), torch.randn(3, 4, 8, 8)
+        labels = torch.tensor([0, 1, 5])
+        turned = dataclasses.replace(CFG.diffusion, oriented_base="turned-latent")
+        torch.testing.assert_close(stages.oriented_base(turned, z_in, z_tgt, labels)[2], orientations(z_in[2:3])[5][0])
+        # "encoded": a flip's or a rotation's target is the turned input, so its latent is the base
+        # (the change to learn is zero); an edit that turns nothing keeps the input's latent.
+        encoded = dataclasses.replace(CFG.diffusion, oriented_base="encoded")
+        base = stages.oriented_base(encoded, z_in, z_tgt, labels)
+        torch.testing.assert_close(base[0], z_in[0])
+        torch.testing.assert_close(base[1:], z_tgt[1:])
+        with self.assertRaisesRegex(ValueError, "oriented_base 'sideways'"):
+            stages.oriented_base(dataclasses.replace(CFG.diffusion, oriented_base="sideways"), z_in, z_tgt, labels)
+
     def test_guidance_with_unit_scales_is_the_conditional_prediction(self):
         eps = torch.randn(6, 4, 2, 2)
         torch.testing.assert_close(dual_guidance(eps, 1.0, 1.0), eps[:2])
