@@ -31,6 +31,20 @@ describe("mgie eval", () => {
     expect(tokenF1("", "x")).toBe(0);
   });
 
+  it("counts the flips and rotations whose orientation the model chose right", async () => {
+    // The first 15 test examples hold two: 12 (rotate-270) and 14 (flip-horizontal).
+    const { report } = await evaluate({ models: [TINY], split: "test", limit: 15, steps: 1, seed: 0, batchSize: 4 });
+    const gen = await SynthEdit.create({ res: 32, generator: "synthedit-1" });
+    const [{ editor }] = await loadModels([TINY]);
+    let right = 0;
+    for (const i of [12, 14]) {
+      const ex = await gen.example("test", i);
+      const [r] = await editor.editBatch([{ image: ex.input, instruction: ex.instruction }], { steps: 1, seed: 0 });
+      right += Number(r.orientation === ex.op);
+    }
+    expect(report.models[0].orientation).toEqual({ n: 2, right });
+  });
+
   it("evaluates a model on the first examples of a split, per kind, with the unedited input as reference", async () => {
     const { report, galleryPng } = await evaluate({ models: [TINY, TINY], split: "test", limit: 6, steps: 1, seed: 0, batchSize: 4 });
     expect(report.models.map((m) => m.name)).toEqual(["mgie-e2e", "mgie-e2e (2)"]);
@@ -65,6 +79,14 @@ describe("mgie eval", () => {
     expect(Object.keys(report.models[0].ops)).toEqual(Object.keys(ops));
     for (const op of Object.keys(ops)) expect(op).toMatch(/^(photoshop|global|local)\/[a-z0-9-]+$/);
     expect(md).toContain("## Per operation");
+    const geometric = Object.entries(ops)
+      .filter(([op]) => /\/(flip|rotate)-/.test(op))
+      .reduce((n, [, x]) => n + x.n, 0);
+    for (const m of report.models) {
+      expect(m.orientation.n).toBe(geometric);
+      expect(m.orientation.right).toBeLessThanOrEqual(geometric);
+    }
+    expect(md).toContain(`Flips and rotations, the orientation each model chose right: mgie-e2e ${report.models[0].orientation.right} of ${geometric}`);
     expect(md).toContain("| mgie-e2e (2) | all | 6 | +0.0000 [0.0000, 0.0000] | within noise | +0.000 [0.000, 0.000] | within noise |");
     // One variant only: nothing to ablate. With two, one row per model in the paper's order (FT before E2E).
     expect(md).not.toContain("## Ablation");

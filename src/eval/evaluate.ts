@@ -2,6 +2,7 @@ import type { EditParams } from "../core/params.js";
 import type { EditExample } from "../data/example.js";
 import type { Split } from "../data/splits.js";
 import { type GeneratorVersion, SynthEdit } from "../data/synthedit.js";
+import { ORIENTATIONS, type Orientation } from "../render/orientation.js";
 import { type Efficiency, measureEfficiency } from "./efficiency.js";
 import { type GalleryRow, renderGallery } from "./gallery.js";
 import { finiteMean, l1, maskedL1, psnr, ssim } from "./metrics.js";
@@ -52,6 +53,8 @@ export interface ModelResult {
   subsets: Record<string, SubsetResult>;
   /** The same scores per operation ("photoshop/rotate-90", "local/recolour", …). */
   ops: Record<string, SubsetResult>;
+  /** Flips and rotations: how many there were, and in how many the model chose the orientation the edit asks for. */
+  orientation: { n: number; right: number };
   secondsPerEdit: number;
 }
 
@@ -195,6 +198,7 @@ export async function evaluate(o: EvalOptions): Promise<EvalRun> {
   const inputScores = examples.map((ex) => score(ex.input, ex, null));
   const results: ModelResult[] = [];
   const perExample: Scores[][] = [];
+  const geometric = examples.flatMap((ex, i) => (ORIENTATIONS.includes(ex.op as Orientation) ? [i] : []));
   for (const { dir, name, editor } of models) {
     const t0 = performance.now();
     const withText = editor.manifest.variant !== "inspix2pix";
@@ -207,6 +211,7 @@ export async function evaluate(o: EvalOptions): Promise<EvalRun> {
       dir,
       subsets: aggregate(subsets, scores, withText),
       ops: aggregate(ops, scores, withText),
+      orientation: { n: geometric.length, right: geometric.filter((i) => edits[i].orientation === examples[i].op).length },
       secondsPerEdit: (performance.now() - t0) / 1000 / examples.length,
     });
   }

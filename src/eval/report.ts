@@ -55,6 +55,13 @@ function perOperation(r: EvalReport): string[] {
       const cell = (x: SubsetResult | undefined) => (x ? `${f(x.l1)} / ${f(x.ssim, 3)}` : "–");
       return `| ${op} | ${r.inputOps[op].n} | ${cell(r.inputOps[op])} | ${r.models.map((m) => cell(m.ops[op])).join(" | ")} |`;
     }),
+    "",
+    `Flips and rotations, the orientation each model chose right: ${r.models
+      .map(
+        (m) =>
+          `${m.name} ${m.orientation.right} of ${m.orientation.n}${m.orientation.n ? ` (${((100 * m.orientation.right) / m.orientation.n).toFixed(1)} %)` : ""}`,
+      )
+      .join(", ")}.`,
   ];
 }
 
